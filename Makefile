@@ -1,0 +1,96 @@
+# ds: a toolkit for building distributed systems out of Unix programs.
+# One Makefile, no configure.  See README.md.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANPREFIX ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN = -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes
+CPPFLAGS_DS = -std=c99 -D_POSIX_C_SOURCE=200809L
+ALL_CFLAGS = $(CPPFLAGS_DS) $(WARN) $(CFLAGS) $(CPPFLAGS)
+LDFLAGS ?=
+LDLIBS ?=
+
+# Objects and programs go under O, so that a sanitizer build can sit
+# beside the normal one: make O=build/asan CFLAGS='-O1 -g -fsanitize=...'
+O ?= build
+
+LIB_MODS = err num buf io addr proto ident child svc
+LIB_SRC = $(LIB_MODS:%=lib/%.c)
+LIB_HDR = $(LIB_MODS:%=lib/%.h)
+LIB_OBJ = $(LIB_MODS:%=$(O)/lib/%.o)
+PROGS = dssend dsrecv
+BINS = $(PROGS:%=$(O)/bin/%)
+MAN1 = $(PROGS:%=man/%.1)
+MAN7 = man/dsproto.7
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+
+SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=undefined
+FUZZ_FLAGS = -O1 -g -fsanitize=fuzzer,address,undefined
+SECONDS ?= 60
+
+all: $(BINS)
+
+$(O)/lib/%.o: lib/%.c $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/lib/libds.a: $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $(LIB_OBJ)
+
+$(O)/bin/%: bin/%.c $(O)/lib/libds.a $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(O)/lib/libds.a $(LDLIBS)
+
+$(O)/tests/unit: $(UNIT_SRC) tests/unit/unit.h $(O)/lib/libds.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(UNIT_SRC) $(O)/lib/libds.a $(LDLIBS)
+
+# The whole test suite: see tests/README.md for what each step covers.
+check: all
+	@sh tests/deps.sh
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory O=build/asan CFLAGS='$(SAN_FLAGS)' LDFLAGS='$(SAN_FLAGS)' all build/asan/tests/unit
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 build/asan/tests/unit
+	bats tests
+	DS_BIN=$(CURDIR)/build/asan/bin ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1 bats tests
+	@sh tests/fuzz/smoke.sh
+
+unit: $(O)/tests/unit
+	$(O)/tests/unit
+
+lint:
+	mandoc -T lint -W warning $(MAN1) $(MAN7)
+
+fuzz:
+	@mkdir -p build/fuzz
+	clang $(CPPFLAGS_DS) $(WARN) $(FUZZ_FLAGS) -o build/fuzz/fuzz_proto tests/fuzz/fuzz_proto.c $(LIB_SRC)
+	build/fuzz/fuzz_proto -max_total_time=$(SECONDS) -max_len=8192 build/fuzz/corpus tests/fuzz/corpus
+
+bench: all
+	sh bench/framers.sh
+
+demo: all
+	sh examples/demo.sh
+
+install: all
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1 $(DESTDIR)$(MANPREFIX)/man7
+	for p in $(PROGS); do cp -f $(O)/bin/$$p $(DESTDIR)$(BINDIR)/$$p; chmod 755 $(DESTDIR)$(BINDIR)/$$p; done
+	for m in $(MAN1); do cp -f $$m $(DESTDIR)$(MANPREFIX)/man1/; done
+	cp -f $(MAN7) $(DESTDIR)$(MANPREFIX)/man7/
+
+uninstall:
+	for p in $(PROGS); do rm -f $(DESTDIR)$(BINDIR)/$$p; done
+	for m in $(MAN1); do rm -f $(DESTDIR)$(MANPREFIX)/man1/$${m#man/}; done
+	rm -f $(DESTDIR)$(MANPREFIX)/man7/dsproto.7
+
+clean:
+	rm -rf build
+
+.PHONY: all check unit lint fuzz bench demo install uninstall clean

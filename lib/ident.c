@@ -1,0 +1,97 @@
+#include "ident.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "num.h"
+
+int
+ident_default(char *dst, char *err, size_t errlen)
+{
+	const char *env = getenv("DS_NAME");
+	char host[256];
+	size_t i, n;
+
+	if (env != NULL && env[0] != '\0') {
+		n = strlen(env);
+		if (!proto_name_ok(env, n)) {
+			char shown[80];
+
+			snprintf(err, errlen, "invalid name in DS_NAME: '%s' "
+			    "(names are 1 to 64 bytes of [A-Za-z0-9._-])",
+			    err_printable(shown, sizeof shown, env, n));
+			return -1;
+		}
+		memcpy(dst, env, n + 1);
+		return 0;
+	}
+	if (gethostname(host, sizeof host) != 0)
+		host[0] = '\0';
+	host[sizeof host - 1] = '\0';
+	n = strcspn(host, ".");
+	if (n > PROTO_NAME_MAX)
+		n = PROTO_NAME_MAX;
+	for (i = 0; i < n; i++) {
+		char c = host[i];
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '-';
+
+		dst[i] = ok ? c : '-';
+	}
+	if (n == 0) {
+		/* A host with no name still needs one to speak as. */
+		memcpy(dst, "localhost", 10);
+		return 0;
+	}
+	dst[n] = '\0';
+	return 0;
+}
+
+int
+ident_seq_init(struct ident_seq *s, const char *user)
+{
+	struct timespec ts;
+	uint64_t v;
+
+	memset(s, 0, sizeof *s);
+	if (user != NULL) {
+		size_t n = strlen(user);
+
+		if (n == 0 || n > PROTO_TOKEN_MAX)
+			return -1;
+		if (num_parse_u64(user, n, UINT64_MAX / 2, NUM_CANON, &v) ==
+		    NUM_OK) {
+			s->mode = IDENT_COUNT;
+			s->next = v;
+		} else {
+			s->mode = IDENT_FIXED;
+			memcpy(s->prefix, user, n + 1);
+			s->prefix_len = n;
+		}
+		return 0;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	v = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	s->prefix_len = num_fmt_u64(s->prefix, v);
+	s->prefix[s->prefix_len++] = '-';
+	s->prefix[s->prefix_len] = '\0';
+	s->mode = IDENT_AUTO;
+	s->next = 1;
+	return 0;
+}
+
+size_t
+ident_seq_next(struct ident_seq *s, char *dst)
+{
+	size_t n = s->prefix_len;
+
+	memcpy(dst, s->prefix, n);
+	if (s->mode != IDENT_FIXED)
+		n += num_fmt_u64(dst + n, s->next++);
+	dst[n] = '\0';
+	return n;
+}

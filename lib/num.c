@@ -1,0 +1,106 @@
+#include "num.h"
+
+#include <string.h>
+
+int
+num_parse_u64(const char *s, size_t n, uint64_t max, int flags,
+    uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (n == 0)
+		return NUM_EMPTY;
+	for (i = 0; i < n; i++) {
+		unsigned d = (unsigned char)s[i] - '0';
+
+		if (d > 9)
+			return NUM_SYNTAX;
+		/* Check before each step so that the value never wraps. */
+		if (v > max / 10)
+			return NUM_RANGE;
+		v *= 10;
+		if (d > max - v)
+			return NUM_RANGE;
+		v += d;
+	}
+	if ((flags & NUM_CANON) && n > 1 && s[0] == '0')
+		return NUM_LEADZERO;
+	*out = v;
+	return NUM_OK;
+}
+
+int
+num_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	size_t digits = 0, n = strlen(s);
+	uint64_t v, mult = 1;
+	const char *suf;
+	int rc;
+
+	while (digits < n && s[digits] >= '0' && s[digits] <= '9')
+		digits++;
+	suf = s + digits;
+	switch (*suf) {
+	case '\0':
+		break;
+	case 'k': case 'K':
+		mult = 1024;
+		break;
+	case 'm': case 'M':
+		mult = 1024 * 1024;
+		break;
+	case 'g': case 'G':
+		mult = 1024 * 1024 * 1024;
+		break;
+	default:
+		return digits == 0 ? NUM_EMPTY : NUM_SYNTAX;
+	}
+	if (*suf != '\0') {
+		suf++;
+		if (strcmp(suf, "") != 0 && strcmp(suf, "B") != 0 &&
+		    strcmp(suf, "iB") != 0)
+			return NUM_SYNTAX;
+	}
+	rc = num_parse_u64(s, digits, max / mult, 0, &v);
+	if (rc != NUM_OK)
+		return rc;
+	v *= mult;
+	if (v < min)
+		return NUM_RANGE;
+	*out = v;
+	return NUM_OK;
+}
+
+const char *
+num_strerror(int code)
+{
+	switch (code) {
+	case NUM_OK:
+		return "no error";
+	case NUM_EMPTY:
+		return "no digits";
+	case NUM_SYNTAX:
+		return "not a decimal number";
+	case NUM_LEADZERO:
+		return "leading zero";
+	case NUM_RANGE:
+		return "out of range";
+	}
+	return "unknown error";
+}
+
+size_t
+num_fmt_u64(char *dst, uint64_t v)
+{
+	char tmp[NUM_U64_MAXLEN];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (i = 0; i < n; i++)
+		dst[i] = tmp[n - 1 - i];
+	return n;
+}

@@ -1,0 +1,726 @@
+#include "proto.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+#include "num.h"
+
+/* Byte classes, one table lookup per header byte. */
+enum {
+	C_NAME = 1,   /* may appear in a name: [A-Za-z0-9._-] */
+	C_KEY = 2,    /* may appear in a key: [a-z0-9_-] */
+	C_VALUE = 4,  /* may appear literally in a value */
+	C_HEX = 8
+};
+
+static unsigned char cls[256];
+
+static void
+cls_init(void)
+{
+	int c;
+
+	if (cls['a'] != 0)
+		return;
+	for (c = 0x21; c < 0x7f; c++)
+		if (c != '=' && c != '%')
+			cls[c] |= C_VALUE;
+	for (c = 0x80; c < 0x100; c++)
+		cls[c] |= C_VALUE;
+	for (c = 'a'; c <= 'z'; c++)
+		cls[c] |= C_NAME | C_KEY;
+	for (c = 'A'; c <= 'Z'; c++)
+		cls[c] |= C_NAME;
+	for (c = '0'; c <= '9'; c++)
+		cls[c] |= C_NAME | C_KEY | C_HEX;
+	for (c = 'a'; c <= 'f'; c++)
+		cls[c] |= C_HEX;
+	for (c = 'A'; c <= 'F'; c++)
+		cls[c] |= C_HEX;
+	cls['.'] |= C_NAME;
+	cls['-'] |= C_NAME | C_KEY;
+	cls['_'] |= C_NAME | C_KEY;
+}
+
+static const char *const wk_names[PF_NWK] = {
+	"from", "to", "type", "re", "id", "len"
+};
+
+static int
+all_of(const char *s, size_t n, size_t max, unsigned char want)
+{
+	size_t i;
+
+	cls_init();
+	if (n == 0 || n > max)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!(cls[(unsigned char)s[i]] & want))
+			return 0;
+	return 1;
+}
+
+int
+proto_name_ok(const char *s, size_t n)
+{
+	return all_of(s, n, PROTO_NAME_MAX, C_NAME);
+}
+
+int
+proto_to_ok(const char *s, size_t n)
+{
+	return (n == 1 && s[0] == '*') || proto_name_ok(s, n);
+}
+
+int
+proto_key_ok(const char *s, size_t n)
+{
+	return all_of(s, n, PROTO_KEY_MAX, C_KEY);
+}
+
+int
+proto_type_ok(const char *s, size_t n)
+{
+	return all_of(s, n, PROTO_TOKEN_MAX, C_KEY);
+}
+
+static int
+wk_index(const char *s, size_t n)
+{
+	int i;
+
+	for (i = 0; i < PF_NWK; i++)
+		if (strlen(wk_names[i]) == n && memcmp(wk_names[i], s, n) == 0)
+			return i;
+	return -1;
+}
+
+int
+proto_key_is_wk(const char *s, size_t n)
+{
+	return wk_index(s, n) >= 0;
+}
+
+/* ---- parsing ---- */
+
+struct perr {
+	size_t off;     /* offset of the byte at fault, from the frame start */
+	char *msg;
+	size_t msglen;
+};
+
+static int
+perr(struct perr *e, size_t off, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->off = off;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, e->msglen, fmt, ap);
+	va_end(ap);
+	return PROTO_ERR;
+}
+
+static const char *
+byte_name(unsigned char c, char tmp[8])
+{
+	if (c == '\n')
+		return "newline";
+	if (c == '\r')
+		return "carriage return";
+	if (c == ' ')
+		return "space";
+	if (c < 0x20 || c >= 0x7f)
+		snprintf(tmp, 8, "0x%02x", c);
+	else
+		snprintf(tmp, 8, "'%c'", c);
+	return tmp;
+}
+
+/* Check that the bytes seen so far can begin "ds1 " or "ds1\n". */
+static int
+check_version(const char *h, size_t n, struct perr *e)
+{
+	char tmp[8];
+	size_t i;
+
+	for (i = 0; i < n && i < 3; i++)
+		if (h[i] != PROTO_VERSION[i]) {
+			if (i == 2 && h[i] >= '0' && h[i] <= '9')
+				return perr(e, 0, "unsupported protocol "
+				    "version 'ds%c' (this is ds1)", h[i]);
+			return perr(e, 0, "not a ds1 frame: header must "
+			    "start with 'ds1 ', found %s",
+			    byte_name((unsigned char)h[i], tmp));
+		}
+	if (n > 3 && h[3] != ' ' && h[3] != '\n') {
+		if (h[3] >= '0' && h[3] <= '9')
+			return perr(e, 0, "unsupported protocol version");
+		return perr(e, 3, "expected a space after 'ds1', found %s",
+		    byte_name((unsigned char)h[3], tmp));
+	}
+	return 0;
+}
+
+static int
+check_value(const char *h, size_t start, size_t end, const char *key,
+    size_t keylen, struct perr *e)
+{
+	char tmp[8];
+	size_t i;
+
+	if (start == end)
+		return perr(e, start, "empty value for '%.*s'", (int)keylen,
+		    key);
+	for (i = start; i < end; i++) {
+		unsigned char c = (unsigned char)h[i];
+
+		if (cls[c] & C_VALUE)
+			continue;
+		if (c == '%') {
+			if (i + 2 >= end || !(cls[(unsigned char)h[i + 1]] &
+			    C_HEX) || !(cls[(unsigned char)h[i + 2]] & C_HEX))
+				return perr(e, i, "bad percent escape in "
+				    "'%.*s'", (int)keylen, key);
+			i += 2;
+			continue;
+		}
+		if (c == '\r')
+			return perr(e, i, "carriage return in header "
+			    "(lines end with a bare newline)");
+		return perr(e, i, "%s in the value of '%.*s' must be "
+		    "percent-encoded", byte_name(c, tmp), (int)keylen, key);
+	}
+	return 0;
+}
+
+static int
+check_wk(const char *h, int wk, size_t vs, size_t ve, uint64_t max_body,
+    struct proto_msg *m, struct perr *e)
+{
+	const char *v = h + vs;
+	size_t n = ve - vs;
+	uint64_t len;
+	int rc;
+
+	switch (wk) {
+	case PF_FROM:
+		if (!proto_name_ok(v, n))
+			return perr(e, vs, "bad name in 'from': names are 1 "
+			    "to 64 bytes of [A-Za-z0-9._-]");
+		break;
+	case PF_TO:
+		if (!proto_to_ok(v, n))
+			return perr(e, vs, "bad name in 'to': names are 1 "
+			    "to 64 bytes of [A-Za-z0-9._-], or '*'");
+		break;
+	case PF_TYPE:
+		if (!proto_type_ok(v, n))
+			return perr(e, vs, "bad type: types are 1 to 64 "
+			    "bytes of [a-z0-9_-]");
+		break;
+	case PF_ID:
+	case PF_RE:
+		if (n > PROTO_TOKEN_MAX)
+			return perr(e, vs, "'%s' is longer than %d bytes",
+			    wk_names[wk], PROTO_TOKEN_MAX);
+		break;
+	case PF_LEN:
+		rc = num_parse_u64(v, n, UINT64_MAX, NUM_CANON, &len);
+		if (rc == NUM_RANGE || (rc == NUM_OK && len > max_body))
+			return perr(e, vs, "len %.*s exceeds the limit of "
+			    "%llu bytes", n > 24 ? 24 : (int)n, v,
+			    (unsigned long long)max_body);
+		if (rc != NUM_OK)
+			return perr(e, vs, "bad len '%.*s': %s",
+			    n > 24 ? 24 : (int)n, v, num_strerror(rc));
+		m->body_len = len;
+		break;
+	}
+	return 0;
+}
+
+/*
+ * Parse the header line h[0..hlen), whose last byte is the LF, into m.
+ * Offsets in errors count from h.
+ */
+static int
+parse_header(const char *h, size_t hlen, uint64_t max_body,
+    struct proto_msg *m, struct perr *e)
+{
+	size_t i = 3, last = hlen - 1;
+	int k;
+
+	cls_init();
+	if (check_version(h, hlen, e) != 0)
+		return PROTO_ERR;
+	m->frame = h;
+	m->hdr_len = hlen;
+	m->body_len = 0;
+	m->nfields = 0;
+	for (k = 0; k < PF_NWK; k++)
+		m->wk[k] = -1;
+	while (i < last) {
+		size_t ks, ke, vs, ve;
+		struct proto_field *f;
+		int wk;
+
+		/* h[i] is the space that starts a field. */
+		ks = ++i;
+		while (i < last && (cls[(unsigned char)h[i]] & C_KEY))
+			i++;
+		ke = i;
+		if (ke == ks) {
+			char tmp[8];
+
+			if (h[i] == ' ' || i == last)
+				return perr(e, i, "empty field (one space "
+				    "between fields, none at the end)");
+			return perr(e, i, "bad byte %s in a key: keys are "
+			    "[a-z0-9_-]", byte_name((unsigned char)h[i], tmp));
+		}
+		if (h[i] != '=') {
+			char tmp[8];
+
+			if (i == last || h[i] == ' ')
+				return perr(e, i, "field '%.*s' has no '='",
+				    (int)(ke - ks), h + ks);
+			return perr(e, i, "bad byte %s in a key: keys are "
+			    "[a-z0-9_-]", byte_name((unsigned char)h[i], tmp));
+		}
+		if (ke - ks > PROTO_KEY_MAX)
+			return perr(e, ks, "key longer than %d bytes",
+			    PROTO_KEY_MAX);
+		vs = ++i;
+		while (i < last && h[i] != ' ')
+			i++;
+		ve = i;
+		if (check_value(h, vs, ve, h + ks, ke - ks, e) != 0)
+			return PROTO_ERR;
+		if (m->nfields == PROTO_FIELDS_MAX)
+			return perr(e, ks, "more than %d fields",
+			    PROTO_FIELDS_MAX);
+		wk = wk_index(h + ks, ke - ks);
+		if (wk >= 0) {
+			if (m->wk[wk] >= 0)
+				return perr(e, ks, "repeated field '%s'",
+				    wk_names[wk]);
+			if (check_wk(h, wk, vs, ve, max_body, m, e) != 0)
+				return PROTO_ERR;
+			m->wk[wk] = (signed char)m->nfields;
+		}
+		f = &m->field[m->nfields++];
+		f->key.off = (uint16_t)ks;
+		f->key.len = (uint16_t)(ke - ks);
+		f->val.off = (uint16_t)vs;
+		f->val.len = (uint16_t)(ve - vs);
+	}
+	if (m->wk[PF_FROM] < 0)
+		return perr(e, last, "missing required field 'from'");
+	if (m->wk[PF_TO] < 0)
+		return perr(e, last, "missing required field 'to'");
+	return 0;
+}
+
+void
+proto_parser_init(struct proto_parser *p, uint64_t max_body)
+{
+	memset(p, 0, sizeof *p);
+	p->max_body = max_body;
+}
+
+static int
+parser_fail(struct proto_parser *p, struct perr *e)
+{
+	p->err_off = p->off + e->off;
+	return PROTO_ERR;
+}
+
+int
+proto_parse(struct proto_parser *p, const char *buf, size_t n)
+{
+	struct proto_msg *m = &p->msg;
+	struct perr e;
+
+	e.msg = p->err;
+	e.msglen = sizeof p->err;
+	if (!p->in_body) {
+		size_t scan = n < PROTO_HDR_MAX ? n : PROTO_HDR_MAX;
+		const char *lf = memchr(buf, '\n', scan);
+
+		if (lf == NULL) {
+			/* Refuse garbage early rather than at 4096 bytes. */
+			if (check_version(buf, n, &e) != 0)
+				return parser_fail(p, &e);
+			if (n >= PROTO_HDR_MAX) {
+				perr(&e, PROTO_HDR_MAX, "header line longer "
+				    "than %d bytes", PROTO_HDR_MAX);
+				return parser_fail(p, &e);
+			}
+			p->need = 0;
+			return PROTO_MORE;
+		}
+		if (parse_header(buf, (size_t)(lf - buf) + 1, p->max_body, m,
+		    &e) != 0)
+			return parser_fail(p, &e);
+		/* len <= max_body <= PROTO_BODY_MAX, so this cannot wrap. */
+		p->need = m->hdr_len + (size_t)m->body_len + 1;
+		p->in_body = 1;
+	}
+	if (n < p->need)
+		return PROTO_MORE;
+	if (buf[p->need - 1] != '\n') {
+		char tmp[8];
+
+		perr(&e, p->need - 1, "expected a newline after the "
+		    "%llu-byte body, found %s",
+		    (unsigned long long)m->body_len,
+		    byte_name((unsigned char)buf[p->need - 1], tmp));
+		return parser_fail(p, &e);
+	}
+	m->frame = buf;
+	m->body = buf + m->hdr_len;
+	m->frame_len = p->need;
+	p->in_body = 0;
+	p->off += p->need;
+	p->nmsg++;
+	p->need = 0;
+	return PROTO_MSG;
+}
+
+int
+proto_parse_eof(struct proto_parser *p, const char *buf, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (!p->in_body) {
+		struct perr e;
+
+		e.msg = p->err;
+		e.msglen = sizeof p->err;
+		if (check_version(buf, n, &e) != 0)
+			return parser_fail(p, &e);
+		snprintf(p->err, sizeof p->err, "truncated frame: input ends "
+		    "inside the header line (%zu bytes, no newline)", n);
+	} else if (n < p->need - 1) {
+		snprintf(p->err, sizeof p->err, "truncated frame: input ends "
+		    "inside the body (%zu of %llu bytes)", n - p->msg.hdr_len,
+		    (unsigned long long)p->msg.body_len);
+	} else {
+		snprintf(p->err, sizeof p->err, "truncated frame: missing "
+		    "the newline after the %llu-byte body",
+		    (unsigned long long)p->msg.body_len);
+	}
+	p->err_off = p->off + n;
+	return PROTO_ERR;
+}
+
+int
+proto_parse_datagram(const char *buf, size_t n, uint64_t max_body,
+    struct proto_msg *m, uint64_t *err_off, char *err, size_t errlen)
+{
+	struct proto_parser p;
+	int rc;
+
+	proto_parser_init(&p, max_body);
+	rc = proto_parse(&p, buf, n);
+	if (rc == PROTO_MORE)
+		rc = proto_parse_eof(&p, buf, n);
+	else if (rc == PROTO_MSG && p.msg.frame_len != n) {
+		snprintf(p.err, sizeof p.err, "%zu bytes after the frame "
+		    "(a datagram holds exactly one)", n - p.msg.frame_len);
+		p.err_off = p.msg.frame_len;
+		rc = PROTO_ERR;
+	}
+	if (rc == PROTO_MSG) {
+		*m = p.msg;
+		return PROTO_MSG;
+	}
+	*err_off = p.err_off;
+	snprintf(err, errlen, "%s", p.err);
+	return PROTO_ERR;
+}
+
+/* ---- views ---- */
+
+static struct proto_str
+span(const struct proto_msg *m, struct proto_span s)
+{
+	struct proto_str r;
+
+	r.p = m->frame + s.off;
+	r.n = s.len;
+	return r;
+}
+
+struct proto_str
+proto_get(const struct proto_msg *m, enum proto_wk wk)
+{
+	struct proto_str none = { NULL, 0 };
+
+	if (m->wk[wk] < 0)
+		return none;
+	return span(m, m->field[m->wk[wk]].val);
+}
+
+struct proto_str
+proto_key(const struct proto_msg *m, int i)
+{
+	return span(m, m->field[i].key);
+}
+
+struct proto_str
+proto_val(const struct proto_msg *m, int i)
+{
+	return span(m, m->field[i].val);
+}
+
+struct proto_str
+proto_lookup(const struct proto_msg *m, const char *key)
+{
+	struct proto_str none = { NULL, 0 };
+	size_t n = strlen(key);
+	int i;
+
+	for (i = 0; i < m->nfields; i++)
+		if (m->field[i].key.len == n &&
+		    memcmp(m->frame + m->field[i].key.off, key, n) == 0)
+			return proto_val(m, i);
+	return none;
+}
+
+struct proto_str
+proto_type(const struct proto_msg *m)
+{
+	struct proto_str def = { "msg", 3 };
+
+	return m->wk[PF_TYPE] < 0 ? def : proto_get(m, PF_TYPE);
+}
+
+int
+proto_str_eq(struct proto_str s, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return s.p != NULL && s.n == n && memcmp(s.p, lit, n) == 0;
+}
+
+static int
+hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+long
+proto_decode(const char *s, size_t n, char *dst)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '%') {
+			int hi, lo;
+
+			if (i + 2 >= n)
+				return -1;
+			hi = hexval((unsigned char)s[i + 1]);
+			lo = hexval((unsigned char)s[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			dst[o++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else {
+			dst[o++] = s[i];
+		}
+	}
+	return (long)o;
+}
+
+/* ---- encoding ---- */
+
+const char *
+proto_strerror(int code)
+{
+	switch (code) {
+	case PROTO_E_FULL:
+		return "output buffer full";
+	case PROTO_E_NAME:
+		return "names are 1 to 64 bytes of [A-Za-z0-9._-]";
+	case PROTO_E_TYPE:
+		return "types are 1 to 64 bytes of [a-z0-9_-]";
+	case PROTO_E_KEY:
+		return "keys are 1 to 32 bytes of [a-z0-9_-], and not one of "
+		    "from, to, type, re, id, len";
+	case PROTO_E_VALUE:
+		return "values must be non-empty";
+	case PROTO_E_LONG:
+		return "header line would be longer than 4096 bytes";
+	}
+	return "unknown error";
+}
+
+int
+proto_encode_value(struct buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i, run = 0;
+
+	cls_init();
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[3];
+
+		if (cls[c] & C_VALUE)
+			continue;
+		/* Copy the literal run before this byte in one go. */
+		if (buf_append(b, s + run, i - run) != BUF_OK)
+			return PROTO_E_FULL;
+		esc[0] = '%';
+		esc[1] = hex[c >> 4];
+		esc[2] = hex[c & 15];
+		if (buf_append(b, esc, 3) != BUF_OK)
+			return PROTO_E_FULL;
+		run = i + 1;
+	}
+	if (buf_append(b, s + run, n - run) != BUF_OK)
+		return PROTO_E_FULL;
+	return 0;
+}
+
+static int
+put_field(struct buf *b, const char *key, const char *val, size_t n)
+{
+	if (buf_append_byte(b, ' ') != BUF_OK ||
+	    buf_append_str(b, key) != BUF_OK ||
+	    buf_append_byte(b, '=') != BUF_OK)
+		return PROTO_E_FULL;
+	return proto_encode_value(b, val, n);
+}
+
+static int
+encode_prefix(struct buf *b, const struct proto_hdr *h)
+{
+	size_t i;
+	int rc;
+
+	if (h->from == NULL || !proto_name_ok(h->from, strlen(h->from)) ||
+	    h->to == NULL || !proto_to_ok(h->to, strlen(h->to)))
+		return PROTO_E_NAME;
+	if (h->type != NULL && !proto_type_ok(h->type, strlen(h->type)))
+		return PROTO_E_TYPE;
+	if (h->re != NULL && (h->re[0] == '\0'))
+		return PROTO_E_VALUE;
+	if (buf_append_str(b, PROTO_VERSION) != BUF_OK)
+		return PROTO_E_FULL;
+	if ((rc = put_field(b, "from", h->from, strlen(h->from))) != 0 ||
+	    (rc = put_field(b, "to", h->to, strlen(h->to))) != 0)
+		return rc;
+	if (h->type != NULL && strcmp(h->type, "msg") != 0 &&
+	    (rc = put_field(b, "type", h->type, strlen(h->type))) != 0)
+		return rc;
+	if (h->re != NULL && (rc = put_field(b, "re", h->re,
+	    strlen(h->re))) != 0)
+		return rc;
+	for (i = 0; i < h->nextra; i++) {
+		const struct proto_kv *kv = &h->extra[i];
+		size_t kl = strlen(kv->key);
+
+		if (!proto_key_ok(kv->key, kl) || proto_key_is_wk(kv->key, kl))
+			return PROTO_E_KEY;
+		if (kv->val_len == 0)
+			return PROTO_E_VALUE;
+		if ((rc = put_field(b, kv->key, kv->val, kv->val_len)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * Marks are lengths, not offsets: buf_reserve() may slide the bytes to the
+ * front of the buffer, which keeps lengths but not offsets.
+ */
+static void
+undo(struct buf *b, size_t mark)
+{
+	b->end = b->start + mark;
+}
+
+/* Check the header just encoded after mark; on any failure, undo it. */
+static int
+finish(struct buf *b, size_t mark, int rc, int whole)
+{
+	if (rc == 0 && buf_len(b) - mark > (size_t)PROTO_HDR_MAX - !whole)
+		rc = PROTO_E_LONG;
+	if (rc != 0)
+		undo(b, mark);
+	return rc;
+}
+
+int
+proto_encode_prefix(struct buf *b, const struct proto_hdr *h)
+{
+	size_t mark = buf_len(b);
+
+	return finish(b, mark, encode_prefix(b, h), 0);
+}
+
+int
+proto_encode_tail(struct buf *b, const char *id, size_t id_len,
+    uint64_t body_len)
+{
+	char num[NUM_U64_MAXLEN + 6];
+	size_t n;
+	int rc = 0;
+
+	if (id != NULL) {
+		if (id_len == 0)
+			return PROTO_E_VALUE;
+		if ((rc = put_field(b, "id", id, id_len)) != 0)
+			return rc;
+	}
+	memcpy(num, " len=", 5);
+	n = 5 + num_fmt_u64(num + 5, body_len);
+	num[n++] = '\n';
+	if (buf_append(b, num, n) != BUF_OK)
+		return PROTO_E_FULL;
+	return 0;
+}
+
+int
+proto_encode_head(struct buf *b, const struct proto_hdr *h,
+    uint64_t body_len)
+{
+	size_t mark = buf_len(b);
+	int rc;
+
+	rc = encode_prefix(b, h);
+	if (rc == 0)
+		rc = proto_encode_tail(b, h->id, h->id ? strlen(h->id) : 0,
+		    body_len);
+	return finish(b, mark, rc, 1);
+}
+
+int
+proto_encode(struct buf *b, const struct proto_hdr *h, const void *body,
+    size_t body_len)
+{
+	size_t mark = buf_len(b);
+	int rc;
+
+	rc = proto_encode_head(b, h, body_len);
+	if (rc != 0)
+		return rc;
+	if (buf_append(b, body, body_len) != BUF_OK ||
+	    buf_append_byte(b, '\n') != BUF_OK) {
+		undo(b, mark);
+		return PROTO_E_FULL;
+	}
+	return 0;
+}
