@@ -77,6 +77,22 @@ put(struct receiver *r, const void *p, size_t n)
 		err_die(DS_EXIT_SYS, "out of memory");
 }
 
+/* Put a body and the byte that ends it, in one step when small. */
+static void
+put_ended(struct receiver *r, const char *p, size_t n, char end)
+{
+	if (n >= DIRECT_AT) {
+		put(r, p, n);
+		put(r, &end, 1);
+		return;
+	}
+	if (buf_reserve(&r->out, n + 1) != BUF_OK)
+		err_die(DS_EXIT_SYS, "out of memory");
+	memcpy(buf_tail(&r->out), p, n);
+	buf_tail(&r->out)[n] = end;
+	buf_commit(&r->out, n + 1);
+}
+
 /* Put a field's value, percent-decoded. */
 static void
 put_value(struct receiver *r, struct proto_str v)
@@ -268,12 +284,10 @@ handle(struct receiver *r, const struct proto_msg *m)
 			put(r, m->body, (size_t)m->body_len);
 			break;
 		case OUT_LINE:
-			put(r, m->body, (size_t)m->body_len);
-			put(r, "\n", 1);
+			put_ended(r, m->body, (size_t)m->body_len, '\n');
 			break;
 		case OUT_NUL:
-			put(r, m->body, (size_t)m->body_len);
-			put(r, "", 1);
+			put_ended(r, m->body, (size_t)m->body_len, '\0');
 			break;
 		case OUT_FRAME:
 			put(r, m->frame, m->frame_len);

@@ -51,15 +51,15 @@ flush(struct sender *s, const struct iovec *extra, int n)
 		err_die_stdout();
 }
 
-/* Queue the header of one frame whose body is len bytes. */
+/* Queue one frame; with body NULL, only its header. */
 static void
-put_head(struct sender *s, uint64_t len)
+put_frame(struct sender *s, const char *body, uint64_t len)
 {
-	char id[IDENT_ID_MAX + 1];
-	size_t idlen = ident_seq_next(&s->ids, id);
+	size_t idlen;
+	const char *id = ident_seq_next(&s->ids, &idlen);
 
-	if (buf_append(&s->out, buf_head(&s->prefix), buf_len(&s->prefix)) !=
-	    BUF_OK || proto_encode_tail(&s->out, id, idlen, len) != 0)
+	if (proto_encode_frame(&s->out, buf_head(&s->prefix),
+	    buf_len(&s->prefix), id, idlen, body, len) != 0)
 		err_die(DS_EXIT_SYS, "out of memory");
 }
 
@@ -67,10 +67,10 @@ put_head(struct sender *s, uint64_t len)
 static void
 emit(struct sender *s, const char *body, size_t len)
 {
-	put_head(s, len);
 	if (len >= DIRECT_AT) {
 		struct iovec iov[2];
 
+		put_frame(s, NULL, len);
 		iov[0].iov_base = (void *)body;
 		iov[0].iov_len = len;
 		iov[1].iov_base = "\n";
@@ -78,9 +78,7 @@ emit(struct sender *s, const char *body, size_t len)
 		flush(s, iov, 2);
 		return;
 	}
-	if (buf_append(&s->out, body, len) != BUF_OK ||
-	    buf_append_byte(&s->out, '\n') != BUF_OK)
-		err_die(DS_EXIT_SYS, "out of memory");
+	put_frame(s, body, len);
 	if (buf_len(&s->out) >= FLUSH_AT)
 		flush(s, NULL, 0);
 }
@@ -197,7 +195,7 @@ send_file(struct sender *s, int fd, const char *name, uint64_t size,
 		emit(s, buf_tail(in), (size_t)size);
 		return;
 	}
-	put_head(s, size);
+	put_frame(s, NULL, size);
 	flush(s, NULL, 0);
 	while (left > 0) {
 		size_t want = left < READ_CHUNK ? (size_t)left : READ_CHUNK;
@@ -408,7 +406,7 @@ main(int argc, char *argv[])
 	buf_init(&s.out, (size_t)-1);
 	rc = proto_encode_prefix(&s.prefix, &h);
 	/* The id and len still to come take at most this many bytes. */
-	if (rc == 0 && buf_len(&s.prefix) + 4 + IDENT_ID_MAX * 3 + 6 +
+	if (rc == 0 && buf_len(&s.prefix) + 4 + IDENT_TEXT_MAX + 5 +
 	    NUM_U64_MAXLEN + 1 > PROTO_HDR_MAX)
 		rc = PROTO_E_LONG;
 	if (rc != 0)

@@ -55,6 +55,7 @@ int
 ident_seq_init(struct ident_seq *s, const char *user)
 {
 	struct timespec ts;
+	struct buf b;
 	uint64_t v;
 
 	memset(s, 0, sizeof *s);
@@ -66,32 +67,58 @@ ident_seq_init(struct ident_seq *s, const char *user)
 		if (num_parse_u64(user, n, UINT64_MAX / 2, NUM_CANON, &v) ==
 		    NUM_OK) {
 			s->mode = IDENT_COUNT;
-			s->next = v;
-		} else {
-			s->mode = IDENT_FIXED;
-			memcpy(s->prefix, user, n + 1);
-			s->prefix_len = n;
+			s->len = num_fmt_u64(s->text, v);
+			return 0;
 		}
+		s->mode = IDENT_FIXED;
+		buf_init(&b, IDENT_TEXT_MAX);
+		if (proto_encode_value(&b, user, n) != 0) {
+			buf_free(&b);
+			return -1;
+		}
+		memcpy(s->text, buf_head(&b), buf_len(&b));
+		s->len = buf_len(&b);
+		buf_free(&b);
 		return 0;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	v = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-	s->prefix_len = num_fmt_u64(s->prefix, v);
-	s->prefix[s->prefix_len++] = '-';
-	s->prefix[s->prefix_len] = '\0';
+	s->len = num_fmt_u64(s->text, v);
+	s->text[s->len++] = '-';
+	s->digits_at = s->len;
+	s->text[s->len++] = '1';
 	s->mode = IDENT_AUTO;
-	s->next = 1;
 	return 0;
 }
 
-size_t
-ident_seq_next(struct ident_seq *s, char *dst)
+/* Add one to the decimal digits at the end of the text. */
+static void
+count_up(struct ident_seq *s)
 {
-	size_t n = s->prefix_len;
+	size_t i = s->len;
 
-	memcpy(dst, s->prefix, n);
-	if (s->mode != IDENT_FIXED)
-		n += num_fmt_u64(dst + n, s->next++);
-	dst[n] = '\0';
-	return n;
+	while (i > s->digits_at) {
+		i--;
+		if (s->text[i] != '9') {
+			s->text[i]++;
+			return;
+		}
+		s->text[i] = '0';
+	}
+	/* All nines: 999 becomes 1000.  Twenty digits cannot overflow. */
+	memmove(s->text + s->digits_at + 1, s->text + s->digits_at,
+	    s->len - s->digits_at);
+	s->text[s->digits_at] = '1';
+	s->len++;
+}
+
+const char *
+ident_seq_next(struct ident_seq *s, size_t *len)
+{
+	if (s->started && s->mode != IDENT_FIXED)
+		count_up(s);
+	s->started = 1;
+	s->text[s->len] = '\0';
+	*len = s->len;
+	return s->text;
 }

@@ -26,19 +26,27 @@ int ident_default(char *dst, char *err, size_t errlen);
  * increase within a run and differ between runs of one sender.  A
  * user's decimal id N gives N, N+1, ...; any other user id is repeated
  * as it is on every message.
+ *
+ * The id is kept as encoded text and counted up in place, so a tool that
+ * sends millions of frames pays no number formatting per frame.
  */
-#define IDENT_ID_MAX 64
+#define IDENT_TEXT_MAX (3 * PROTO_TOKEN_MAX)
 struct ident_seq {
-	char prefix[IDENT_ID_MAX + 1];
-	size_t prefix_len;
-	uint64_t next;
-	int mode;          /* IDENT_AUTO, IDENT_COUNT or IDENT_FIXED */
+	char text[IDENT_TEXT_MAX + 1];   /* the id, percent-encoded */
+	size_t len;
+	size_t digits_at;   /* where the counted digits start */
+	int mode;           /* IDENT_AUTO, IDENT_COUNT or IDENT_FIXED */
+	int started;
 };
 enum { IDENT_AUTO, IDENT_COUNT, IDENT_FIXED };
 
-/* Start a sequence; user may be NULL.  -1 when user is too long. */
+/* Start a sequence; user may be NULL.  -1 when user is empty or too long. */
 int ident_seq_init(struct ident_seq *s, const char *user);
-/* Write the next id into dst (IDENT_ID_MAX + 1 bytes); returns length. */
-size_t ident_seq_next(struct ident_seq *s, char *dst);
+
+/*
+ * The next id, encoded, as a pointer into s that stays valid until the
+ * next call; its length goes to *len.
+ */
+const char *ident_seq_next(struct ident_seq *s, size_t *len);
 
 #endif

@@ -93,14 +93,28 @@ num_strerror(int code)
 size_t
 num_fmt_u64(char *dst, uint64_t v)
 {
+	/* Two digits per division: this runs for every frame a tool sends. */
+	static const char pairs[] =
+	    "00010203040506070809101112131415161718192021222324252627282930"
+	    "31323334353637383940414243444546474849505152535455565758596061"
+	    "6263646566676869707172737475767778798081828384858687888990919293"
+	    "949596979899";
 	char tmp[NUM_U64_MAXLEN];
-	size_t n = 0, i;
+	size_t n = NUM_U64_MAXLEN;
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	for (i = 0; i < n; i++)
-		dst[i] = tmp[n - 1 - i];
-	return n;
+	while (v >= 100) {
+		unsigned d = (unsigned)(v % 100) * 2;
+
+		v /= 100;
+		tmp[--n] = pairs[d + 1];
+		tmp[--n] = pairs[d];
+	}
+	if (v >= 10) {
+		tmp[--n] = pairs[v * 2 + 1];
+		tmp[--n] = pairs[v * 2];
+	} else {
+		tmp[--n] = (char)('0' + v);
+	}
+	memcpy(dst, tmp + n, NUM_U64_MAXLEN - n);
+	return NUM_U64_MAXLEN - n;
 }

@@ -86,14 +86,30 @@ proto_type_ok(const char *s, size_t n)
 	return all_of(s, n, PROTO_TOKEN_MAX, C_KEY);
 }
 
+/* Which well-known field a key names, or -1.  This runs once per field. */
 static int
 wk_index(const char *s, size_t n)
 {
-	int i;
-
-	for (i = 0; i < PF_NWK; i++)
-		if (strlen(wk_names[i]) == n && memcmp(wk_names[i], s, n) == 0)
-			return i;
+	switch (n) {
+	case 2:
+		if (s[0] == 't' && s[1] == 'o')
+			return PF_TO;
+		if (s[0] == 'i' && s[1] == 'd')
+			return PF_ID;
+		if (s[0] == 'r' && s[1] == 'e')
+			return PF_RE;
+		break;
+	case 3:
+		if (s[0] == 'l' && s[1] == 'e' && s[2] == 'n')
+			return PF_LEN;
+		break;
+	case 4:
+		if (memcmp(s, "from", 4) == 0)
+			return PF_FROM;
+		if (memcmp(s, "type", 4) == 0)
+			return PF_TYPE;
+		break;
+	}
 	return -1;
 }
 
@@ -164,27 +180,57 @@ check_version(const char *h, size_t n, struct perr *e)
 	return 0;
 }
 
+/*
+ * Does the 8-byte word x hold a byte that cannot stand literally in a
+ * value (below 0x21, '=', '%' or DEL)?  The usual SWAR tests: exact as a
+ * yes or no, which is all the fast scan asks.
+ */
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+#define HAS_ZERO(x) (((x) - ONES) & ~(x) & HIGHS)
+#define HAS_LESS(x, n) (((x) - ONES * (n)) & ~(x) & HIGHS)
 static int
-check_value(const char *h, size_t start, size_t end, const char *key,
+word_special(uint64_t x)
+{
+	return (HAS_LESS(x, 0x21) | HAS_ZERO(x ^ (ONES * '=')) |
+	    HAS_ZERO(x ^ (ONES * '%')) | HAS_ZERO(x ^ (ONES * 0x7f))) != 0;
+}
+
+/*
+ * Scan the value that starts at h[*pos] up to the next space or the final
+ * LF at h[hlen - 1], which stops every loop.  Sets *pos to the byte after
+ * the value.  Long values (ids, say) go eight bytes at a time.
+ */
+static int
+scan_value(const char *h, size_t hlen, size_t *pos, const char *key,
     size_t keylen, struct perr *e)
 {
+	size_t i = *pos, start = i;
 	char tmp[8];
-	size_t i;
 
-	if (start == end)
-		return perr(e, start, "empty value for '%.*s'", (int)keylen,
-		    key);
-	for (i = start; i < end; i++) {
-		unsigned char c = (unsigned char)h[i];
+	for (;;) {
+		unsigned char c;
 
-		if (cls[c] & C_VALUE)
-			continue;
+		while (i + 8 <= hlen) {
+			uint64_t x;
+
+			memcpy(&x, h + i, 8);
+			if (word_special(x))
+				break;
+			i += 8;
+		}
+		/* The word holds the byte that stops us; find it. */
+		while (cls[(unsigned char)h[i]] & C_VALUE)
+			i++;
+		c = (unsigned char)h[i];
+		if (c == ' ' || c == '\n')
+			break;
 		if (c == '%') {
-			if (i + 2 >= end || !(cls[(unsigned char)h[i + 1]] &
-			    C_HEX) || !(cls[(unsigned char)h[i + 2]] & C_HEX))
+			if (!(cls[(unsigned char)h[i + 1]] & C_HEX) ||
+			    !(cls[(unsigned char)h[i + 2]] & C_HEX))
 				return perr(e, i, "bad percent escape in "
 				    "'%.*s'", (int)keylen, key);
-			i += 2;
+			i += 3;
 			continue;
 		}
 		if (c == '\r')
@@ -193,12 +239,15 @@ check_value(const char *h, size_t start, size_t end, const char *key,
 		return perr(e, i, "%s in the value of '%.*s' must be "
 		    "percent-encoded", byte_name(c, tmp), (int)keylen, key);
 	}
+	if (i == start)
+		return perr(e, start, "empty value for '%.*s'", (int)keylen,
+		    key);
+	*pos = i;
 	return 0;
 }
 
 static int
-check_wk(const char *h, int wk, size_t vs, size_t ve, uint64_t max_body,
-    struct proto_msg *m, struct perr *e)
+check_wk(const char *h, int wk, size_t vs, size_t ve, uint64_t max_body, struct proto_msg *m, struct perr *e)
 {
 	const char *v = h + vs;
 	size_t n = ve - vs;
@@ -242,34 +291,107 @@ check_wk(const char *h, int wk, size_t vs, size_t ve, uint64_t max_body,
 	return 0;
 }
 
+/* Keep the start of a header that parsed well, for the next one. */
+static void
+remember(struct proto_parser *p, const struct proto_msg *m)
+{
+	size_t len = m->hdr_len - 1;
+	int k, n = m->nfields;
+
+	for (k = 0; k < m->nfields; k++) {
+		int w = wk_index(m->frame + m->field[k].key.off,
+		    m->field[k].key.len);
+
+		if (w == PF_ID || w == PF_RE || w == PF_LEN) {
+			n = k;
+			len = (size_t)m->field[k].key.off - 1;
+			break;
+		}
+	}
+	if (len > sizeof p->memo || n > (int)(sizeof p->memo_field /
+	    sizeof p->memo_field[0])) {
+		p->memo_len = 0;
+		return;
+	}
+	memcpy(p->memo, m->frame, len);
+	memcpy(p->memo_field, m->field, (size_t)n * sizeof m->field[0]);
+	for (k = 0; k < PF_NWK; k++)
+		p->memo_wk[k] = m->wk[k] < n ? m->wk[k] : -1;
+	p->memo_len = len;
+	p->memo_fields = n;
+}
+
 /*
  * Parse the header line h[0..hlen), whose last byte is the LF, into m.
  * Offsets in errors count from h.
  */
 static int
 parse_header(const char *h, size_t hlen, uint64_t max_body,
-    struct proto_msg *m, struct perr *e)
+    struct proto_msg *m, struct perr *e, struct proto_parser *memo)
 {
 	size_t i = 3, last = hlen - 1;
-	int k;
+	int k, hit = 0;
 
 	cls_init();
-	if (check_version(h, hlen, e) != 0)
-		return PROTO_ERR;
 	m->frame = h;
 	m->hdr_len = hlen;
 	m->body_len = 0;
-	m->nfields = 0;
-	for (k = 0; k < PF_NWK; k++)
-		m->wk[k] = -1;
+	if (memo != NULL && memo->memo_len > 0 && memo->memo_len < hlen &&
+	    (h[memo->memo_len] == ' ' || h[memo->memo_len] == '\n') &&
+	    memcmp(h, memo->memo, memo->memo_len) == 0) {
+		i = memo->memo_len;
+		m->nfields = memo->memo_fields;
+		memcpy(m->field, memo->memo_field,
+		    (size_t)m->nfields * sizeof m->field[0]);
+		memcpy(m->wk, memo->memo_wk, sizeof m->wk);
+		hit = 1;
+	} else {
+		if (check_version(h, hlen, e) != 0)
+			return PROTO_ERR;
+		m->nfields = 0;
+		for (k = 0; k < PF_NWK; k++)
+			m->wk[k] = -1;
+	}
 	while (i < last) {
 		size_t ks, ke, vs, ve;
 		struct proto_field *f;
 		int wk;
 
+		/*
+		 * Every frame but a hand-written empty one has a len, so it
+		 * gets a path of its own: digits straight into the number.
+		 * Anything unusual falls through to the general path, which
+		 * reports it.  The short-circuit tests never pass the LF.
+		 */
+		if (h[i + 1] == 'l' && h[i + 2] == 'e' && h[i + 3] == 'n' &&
+		    h[i + 4] == '=' && m->wk[PF_LEN] < 0 &&
+		    m->nfields < PROTO_FIELDS_MAX) {
+			size_t d = i + 5;
+			uint64_t v = 0;
+
+			while ((unsigned)((unsigned char)h[d] - '0') <= 9 &&
+			    d - (i + 5) < 19) {
+				v = v * 10 + (uint64_t)(h[d] - '0');
+				d++;
+			}
+			if (d > i + 5 && (h[d] == ' ' || h[d] == '\n') &&
+			    (h[i + 5] != '0' || d == i + 6) && v <= max_body) {
+				f = &m->field[m->nfields];
+				f->key.off = (uint16_t)(i + 1);
+				f->key.len = 3;
+				f->val.off = (uint16_t)(i + 5);
+				f->val.len = (uint16_t)(d - (i + 5));
+				m->wk[PF_LEN] = (signed char)m->nfields++;
+				m->body_len = v;
+				i = d;
+				continue;
+			}
+		}
+
 		/* h[i] is the space that starts a field. */
 		ks = ++i;
-		while (i < last && (cls[(unsigned char)h[i]] & C_KEY))
+		/* The LF at h[last] is in no class, so it stops the scans. */
+		while (cls[(unsigned char)h[i]] & C_KEY)
 			i++;
 		ke = i;
 		if (ke == ks) {
@@ -294,11 +416,9 @@ parse_header(const char *h, size_t hlen, uint64_t max_body,
 			return perr(e, ks, "key longer than %d bytes",
 			    PROTO_KEY_MAX);
 		vs = ++i;
-		while (i < last && h[i] != ' ')
-			i++;
-		ve = i;
-		if (check_value(h, vs, ve, h + ks, ke - ks, e) != 0)
+		if (scan_value(h, hlen, &i, h + ks, ke - ks, e) != 0)
 			return PROTO_ERR;
+		ve = i;
 		if (m->nfields == PROTO_FIELDS_MAX)
 			return perr(e, ks, "more than %d fields",
 			    PROTO_FIELDS_MAX);
@@ -321,6 +441,8 @@ parse_header(const char *h, size_t hlen, uint64_t max_body,
 		return perr(e, last, "missing required field 'from'");
 	if (m->wk[PF_TO] < 0)
 		return perr(e, last, "missing required field 'to'");
+	if (memo != NULL && !hit)
+		remember(memo, m);
 	return 0;
 }
 
@@ -363,7 +485,7 @@ proto_parse(struct proto_parser *p, const char *buf, size_t n)
 			return PROTO_MORE;
 		}
 		if (parse_header(buf, (size_t)(lf - buf) + 1, p->max_body, m,
-		    &e) != 0)
+		    &e, p) != 0)
 			return parser_fail(p, &e);
 		/* len <= max_body <= PROTO_BODY_MAX, so this cannot wrap. */
 		p->need = m->hdr_len + (size_t)m->body_len + 1;
@@ -690,6 +812,38 @@ proto_encode_tail(struct buf *b, const char *id, size_t id_len,
 	num[n++] = '\n';
 	if (buf_append(b, num, n) != BUF_OK)
 		return PROTO_E_FULL;
+	return 0;
+}
+
+int
+proto_encode_frame(struct buf *b, const char *prefix, size_t prefix_len,
+    const char *id_enc, size_t id_len, const void *body, size_t body_len)
+{
+	size_t need = prefix_len + 4 + id_len + 5 + NUM_U64_MAXLEN + 1;
+	char *p;
+
+	if (body != NULL)
+		need += body_len + 1;
+	if (buf_reserve(b, need) != BUF_OK)
+		return PROTO_E_FULL;
+	p = buf_tail(b);
+	memcpy(p, prefix, prefix_len);
+	p += prefix_len;
+	if (id_enc != NULL) {
+		memcpy(p, " id=", 4);
+		memcpy(p + 4, id_enc, id_len);
+		p += 4 + id_len;
+	}
+	memcpy(p, " len=", 5);
+	p += 5;
+	p += num_fmt_u64(p, body_len);
+	*p++ = '\n';
+	if (body != NULL) {
+		memcpy(p, body, body_len);
+		p += body_len;
+		*p++ = '\n';
+	}
+	buf_commit(b, (size_t)(p - buf_tail(b)));
 	return 0;
 }
 

@@ -79,6 +79,17 @@ struct proto_parser {
 	struct proto_msg msg;
 	uint64_t err_off;   /* stream offset of the byte at fault */
 	char err[160];
+	/*
+	 * The start of the last header, up to its first id, re or len field,
+	 * and what it parsed to.  A stream from one sender repeats it in
+	 * every frame; a header that begins with the same bytes parses to the
+	 * same fields, so only the rest of the line is scanned.
+	 */
+	char memo[256];
+	size_t memo_len;    /* 0: nothing remembered */
+	int memo_fields;
+	signed char memo_wk[PF_NWK];
+	struct proto_field memo_field[8];
 };
 
 void proto_parser_init(struct proto_parser *p, uint64_t max_body);
@@ -157,6 +168,14 @@ int proto_encode_prefix(struct buf *b, const struct proto_hdr *h);
 /* Append " [id=..] len=N\n"; id may be NULL. */
 int proto_encode_tail(struct buf *b, const char *id, size_t id_len,
     uint64_t body_len);
+/*
+ * The fast path for tools that send many frames with one header: append
+ * prefix (made once by proto_encode_prefix), then " id=" and id_enc, which
+ * must already be encoded (NULL for none), then " len=N\n", and then, if
+ * body is not NULL, the body and its closing LF, all with one reserve.
+ */
+int proto_encode_frame(struct buf *b, const char *prefix, size_t prefix_len,
+    const char *id_enc, size_t id_len, const void *body, size_t body_len);
 /* A whole header line. */
 int proto_encode_head(struct buf *b, const struct proto_hdr *h,
     uint64_t body_len);
