@@ -9,6 +9,9 @@
  * that serves one message at a time (dsrecv -e): write the input, read
  * both outputs up to their buffers' limits, wait for the exit, and kill
  * the child if it outlives a timeout.
+ *
+ * A child may exit without reading all its input, so a caller must ignore
+ * SIGPIPE (and so see EPIPE) before it hands a child anything.
  */
 #ifndef DS_CHILD_H
 #define DS_CHILD_H

@@ -547,6 +547,11 @@ proto_parse_datagram(const char *buf, size_t n, uint64_t max_body,
 	int rc;
 
 	proto_parser_init(&p, max_body);
+	if (n == 0) {
+		snprintf(err, errlen, "empty datagram");
+		*err_off = 0;
+		return PROTO_ERR;
+	}
 	rc = proto_parse(&p, buf, n);
 	if (rc == PROTO_MORE)
 		rc = proto_parse_eof(&p, buf, n);

@@ -1,0 +1,46 @@
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "unit.h"
+
+static int passed, failed;
+
+void
+unit_check(int ok, const char *what, const char *file, int line)
+{
+	if (ok) {
+		passed++;
+		return;
+	}
+	failed++;
+	fprintf(stderr, "FAIL %s:%d: %s\n", file, line, what);
+}
+
+int
+main(void)
+{
+	static const struct {
+		const char *name;
+		void (*run)(void);
+	} suites[] = {
+		{ "num", suite_num }, { "buf", suite_buf }, { "err", suite_err },
+		{ "addr", suite_addr }, { "proto", suite_proto },
+		{ "encode", suite_encode }, { "ident", suite_ident },
+		{ "io", suite_io }, { "child", suite_child },
+		{ "svc", suite_svc },
+	};
+	size_t i;
+
+	/* As in dsrecv: a child that stops reading must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < sizeof suites / sizeof suites[0]; i++) {
+		int before = failed;
+
+		suites[i].run();
+		printf("%-8s %s\n", suites[i].name,
+		    failed == before ? "ok" : "FAILED");
+	}
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed == 0 ? 0 : 1;
+}
