@@ -43,10 +43,20 @@ struct receiver {
 	struct buf out;
 	uint64_t done;          /* messages printed or served */
 	char self[PROTO_NAME_MAX + 1];  /* default reply name for -e */
-	int have_self;
 	struct svc_env env;
 	struct buf child_out, child_err;
 };
+
+/* The one receiver, for the hook that flushes it when dsrecv dies. */
+static struct receiver *dying_receiver;
+
+static void
+flush_on_die(void)
+{
+	/* Every good message before a bad one goes out first. */
+	if (dying_receiver != NULL)
+		(void)io_flush(1, &dying_receiver->out, NULL, 0);
+}
 
 static void
 usage(void)
@@ -216,7 +226,6 @@ static const char *
 reply_name(struct receiver *r, const struct proto_msg *m, char *tmp)
 {
 	struct proto_str to = proto_get(m, PF_TO);
-	char why[160];
 
 	if (r->cfg->name != NULL)
 		return r->cfg->name;
@@ -226,11 +235,6 @@ reply_name(struct receiver *r, const struct proto_msg *m, char *tmp)
 		return tmp;
 	}
 	/* A broadcast names nobody; answer as this host. */
-	if (!r->have_self) {
-		if (ident_default(r->self, why, sizeof why) < 0)
-			err_die(DS_EXIT_USAGE, "%s", why);
-		r->have_self = 1;
-	}
 	return r->self;
 }
 
@@ -303,11 +307,10 @@ handle(struct receiver *r, const struct proto_msg *m)
 	return cfg->count != 0 && r->done >= cfg->count;
 }
 
+/* The flush-on-die hook writes out every good message first. */
 static void
-bad_input(struct receiver *r, const struct proto_parser *p)
+bad_input(const struct proto_parser *p)
 {
-	/* Every good message before the bad one is out already. */
-	flush(r, NULL, 0);
 	err_die(DS_EXIT_DATA, "message %llu at byte %llu: %s",
 	    (unsigned long long)p->nmsg + 1,
 	    (unsigned long long)p->err_off, p->err);
@@ -337,7 +340,7 @@ run(struct receiver *r)
 			err_die(DS_EXIT_SYS, "cannot read standard input:");
 		if (got == 0) {
 			if (proto_parse_eof(&p, buf_head(&in), buf_len(&in)))
-				bad_input(r, &p);
+				bad_input(&p);
 			break;
 		}
 		buf_commit(&in, (size_t)got);
@@ -352,7 +355,7 @@ run(struct receiver *r)
 			}
 		}
 		if (rc == PROTO_ERR)
-			bad_input(r, &p);
+			bad_input(&p);
 		/* Waiting for input: what we have must not wait with us. */
 		flush(r, NULL, 0);
 	}
@@ -455,6 +458,11 @@ main(int argc, char *argv[])
 	r.cfg = &cfg;
 	buf_init(&r.out, (size_t)-1);
 	if (cfg.command != NULL) {
+		char why[160];
+
+		/* Checked now, not at the first broadcast it answers. */
+		if (ident_default(r.self, why, sizeof why) < 0)
+			err_die(DS_EXIT_USAGE, "%s", why);
 		/* A handler that exits without reading must not kill us. */
 		signal(SIGPIPE, SIG_IGN);
 		svc_env_init(&r.env);
@@ -462,6 +470,8 @@ main(int argc, char *argv[])
 		buf_init(&r.child_err, (size_t)cfg.max);
 	}
 	io_grow_pipe(0);
+	dying_receiver = &r;
+	err_on_die(flush_on_die);
 	rc = run(&r);
 	return rc;
 }

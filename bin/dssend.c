@@ -37,6 +37,17 @@ struct sender {
 	int status;              /* exit status so far */
 };
 
+/* The one sender, for the hook that flushes it when dssend dies. */
+static struct sender *dying_sender;
+
+static void
+flush_on_die(void)
+{
+	/* Frames already made are complete: let them out before we go. */
+	if (dying_sender != NULL)
+		(void)io_flush(1, &dying_sender->out, NULL, 0);
+}
+
 static void
 usage(void)
 {
@@ -139,7 +150,6 @@ send_records(struct sender *s, int fd, const char *name, struct buf *in)
 	buf_clear(in);
 	return;
 too_long:
-	flush(s, NULL, 0);
 	err_die(DS_EXIT_DATA, "%s: %s %llu is longer than the limit of "
 	    "%llu bytes (raise it with -M)", name,
 	    s->mode == MODE_LINE ? "line" : "record",
@@ -393,12 +403,12 @@ main(int argc, char *argv[])
 		err_die(DS_EXIT_USAGE, "-T %s: types are 1 to 64 bytes of "
 		    "[a-z0-9_-]", h.type);
 	if (h.re != NULL && (h.re[0] == '\0' ||
-	    strlen(h.re) > PROTO_TOKEN_MAX))
-		err_die(DS_EXIT_USAGE, "-r: ids are 1 to %d bytes",
-		    PROTO_TOKEN_MAX);
+	    proto_encoded_len(h.re, strlen(h.re)) > PROTO_TOKEN_MAX))
+		err_die(DS_EXIT_USAGE, "-r: ids are 1 to %d bytes, once "
+		    "percent-encoded", PROTO_TOKEN_MAX);
 	if (ident_seq_init(&s.ids, id) < 0)
-		err_die(DS_EXIT_USAGE, "-i: ids are 1 to %d bytes",
-		    PROTO_TOKEN_MAX);
+		err_die(DS_EXIT_USAGE, "-i: ids are 1 to %d bytes, once "
+		    "percent-encoded", PROTO_TOKEN_MAX);
 	h.extra = extra;
 	h.nextra = nextra;
 
@@ -413,6 +423,8 @@ main(int argc, char *argv[])
 		err_die(DS_EXIT_USAGE, "cannot build the header: %s",
 		    proto_strerror(rc));
 	io_grow_pipe(1);
+	dying_sender = &s;
+	err_on_die(flush_on_die);
 
 	if (optind == argc) {
 		send_fd(&s, 0, "standard input");

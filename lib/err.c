@@ -8,6 +8,7 @@
 #include <string.h>
 
 static const char *prog = "ds";
+static void (*on_die)(void);
 
 void
 err_init(const char *progname)
@@ -55,10 +56,21 @@ err_warn(const char *fmt, ...)
 }
 
 void
+err_on_die(void (*fn)(void))
+{
+	on_die = fn;
+}
+
+void
 err_die(int status, const char *fmt, ...)
 {
+	void (*fn)(void) = on_die;
 	va_list ap;
 
+	/* Clear it first: the hook itself may fail and come back here. */
+	on_die = NULL;
+	if (fn != NULL)
+		fn();
 	va_start(ap, fmt);
 	vwarn(fmt, ap);
 	va_end(ap);

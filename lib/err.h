@@ -33,6 +33,12 @@ const char *err_prog(void);
 #define DS_NORETURN
 #endif
 
+/*
+ * Run fn once before err_die() exits, so that a tool can first write out
+ * the good output it has queued.  It runs at most once, even if it dies.
+ */
+void err_on_die(void (*fn)(void));
+
 void err_warn(const char *fmt, ...) DS_PRINTF(1, 2);
 void err_die(int status, const char *fmt, ...) DS_PRINTF(2, 3) DS_NORETURN;
 

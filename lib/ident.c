@@ -62,7 +62,7 @@ ident_seq_init(struct ident_seq *s, const char *user)
 	if (user != NULL) {
 		size_t n = strlen(user);
 
-		if (n == 0 || n > PROTO_TOKEN_MAX)
+		if (n == 0 || proto_encoded_len(user, n) > PROTO_TOKEN_MAX)
 			return -1;
 		if (num_parse_u64(user, n, UINT64_MAX / 2, NUM_CANON, &v) ==
 		    NUM_OK) {

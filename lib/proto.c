@@ -693,6 +693,18 @@ proto_strerror(int code)
 	return "unknown error";
 }
 
+size_t
+proto_encoded_len(const char *s, size_t n)
+{
+	size_t i, len = n;
+
+	cls_init();
+	for (i = 0; i < n; i++)
+		if (!(cls[(unsigned char)s[i]] & C_VALUE))
+			len += 2;
+	return len;
+}
+
 int
 proto_encode_value(struct buf *b, const char *s, size_t n)
 {
@@ -734,15 +746,19 @@ put_field(struct buf *b, const char *key, const char *val, size_t n)
 static int
 encode_prefix(struct buf *b, const struct proto_hdr *h)
 {
-	size_t i;
+	size_t i, re_len = 0;
 	int rc;
+
+	if (h->re != NULL)
+		re_len = h->re_len ? h->re_len : strlen(h->re);
 
 	if (h->from == NULL || !proto_name_ok(h->from, strlen(h->from)) ||
 	    h->to == NULL || !proto_to_ok(h->to, strlen(h->to)))
 		return PROTO_E_NAME;
 	if (h->type != NULL && !proto_type_ok(h->type, strlen(h->type)))
 		return PROTO_E_TYPE;
-	if (h->re != NULL && (h->re[0] == '\0'))
+	if (h->re != NULL && (re_len == 0 ||
+	    proto_encoded_len(h->re, re_len) > PROTO_TOKEN_MAX))
 		return PROTO_E_VALUE;
 	if (buf_append_str(b, PROTO_VERSION) != BUF_OK)
 		return PROTO_E_FULL;
@@ -752,8 +768,7 @@ encode_prefix(struct buf *b, const struct proto_hdr *h)
 	if (h->type != NULL && strcmp(h->type, "msg") != 0 &&
 	    (rc = put_field(b, "type", h->type, strlen(h->type))) != 0)
 		return rc;
-	if (h->re != NULL && (rc = put_field(b, "re", h->re,
-	    strlen(h->re))) != 0)
+	if (h->re != NULL && (rc = put_field(b, "re", h->re, re_len)) != 0)
 		return rc;
 	for (i = 0; i < h->nextra; i++) {
 		const struct proto_kv *kv = &h->extra[i];
@@ -807,7 +822,8 @@ proto_encode_tail(struct buf *b, const char *id, size_t id_len,
 	int rc = 0;
 
 	if (id != NULL) {
-		if (id_len == 0)
+		if (id_len == 0 ||
+		    proto_encoded_len(id, id_len) > PROTO_TOKEN_MAX)
 			return PROTO_E_VALUE;
 		if ((rc = put_field(b, "id", id, id_len)) != 0)
 			return rc;

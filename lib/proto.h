@@ -143,6 +143,7 @@ struct proto_hdr {
 	const char *to;
 	const char *type;   /* NULL for the default, msg */
 	const char *re;     /* NULL when absent; raw, encoded on output */
+	size_t re_len;      /* bytes of re; 0 means strlen(re) */
 	const char *id;     /* NULL when absent; raw, encoded on output */
 	const struct proto_kv *extra;
 	size_t nextra;
@@ -153,7 +154,7 @@ enum {
 	PROTO_E_NAME = -2,   /* from or to is not a valid name */
 	PROTO_E_TYPE = -3,   /* type is not a valid token */
 	PROTO_E_KEY = -4,    /* an extra key is invalid or well-known */
-	PROTO_E_VALUE = -5,  /* an empty or over-long value */
+	PROTO_E_VALUE = -5,  /* an empty value, or an id or re over 64 bytes */
 	PROTO_E_LONG = -6    /* the header line would pass PROTO_HDR_MAX */
 };
 const char *proto_strerror(int code);
@@ -182,6 +183,8 @@ int proto_encode_head(struct buf *b, const struct proto_hdr *h,
 /* A whole frame: header line, body and the closing LF. */
 int proto_encode(struct buf *b, const struct proto_hdr *h, const void *body,
     size_t body_len);
+/* How many bytes the percent-encoding of n raw bytes takes. */
+size_t proto_encoded_len(const char *s, size_t n);
 /* Append the percent-encoding of n raw bytes. */
 int proto_encode_value(struct buf *b, const char *s, size_t n);
 

@@ -104,6 +104,28 @@ shadowed(const char *s, const struct proto_msg *m)
 	return 0;
 }
 
+/*
+ * Was a field before index f already exported under the same variable?
+ * Repeated keys, and keys such as a-b and a_b that map to one name, give
+ * the first field's value, as proto_lookup() does.
+ */
+static int
+exported(const struct proto_msg *m, int f)
+{
+	char want[SVC_NAME_MAX], have[SVC_NAME_MAX];
+	struct proto_str k = proto_key(m, f);
+	size_t wn = env_name(want, k.p, k.n);
+	int i;
+
+	for (i = 0; i < f; i++) {
+		k = proto_key(m, i);
+		if (env_name(have, k.p, k.n) == wn &&
+		    memcmp(have, want, wn) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 int
 svc_env_build(struct svc_env *e, const struct proto_msg *m,
     const char *self)
@@ -126,7 +148,7 @@ svc_env_build(struct svc_env *e, const struct proto_msg *m,
 	for (f = 0; f < m->nfields; f++) {
 		struct proto_str k = proto_key(m, f), v = proto_val(m, f);
 
-		if (proto_str_eq(k, "name"))
+		if (proto_str_eq(k, "name") || exported(m, f))
 			continue;
 		char name[SVC_NAME_MAX];
 
@@ -186,9 +208,9 @@ svc_reply(struct buf *out, const struct proto_msg *req, const char *self,
 	if (id.p != NULL) {
 		/* Decoded here; the encoder encodes it again on the way out. */
 		n = proto_decode(id.p, id.n, re);
-		if (n > 0 && memchr(re, '\0', (size_t)n) == NULL) {
-			re[n] = '\0';
+		if (n > 0) {
 			h.re = re;
+			h.re_len = (size_t)n;
 		}
 	}
 	if (r->status == 0 && !r->signaled && !r->out_overflow) {

@@ -168,6 +168,32 @@ suite_encode(void)
 		buf_free(&fast);
 		buf_free(&slow);
 	}
+	/* id and re are limited as written, after encoding. */
+	CHECK(proto_encoded_len("a b%", 4) == 8 && proto_encoded_len("", 0) == 0);
+	{
+		struct buf t;
+		char v[40];
+
+		buf_init(&t, 1 << 20);
+		memset(v, ' ', sizeof v);
+		h = hdr("a", "b");
+		h.re = v;
+		h.re_len = 22;
+		CHECK(proto_encode(&t, &h, "", 0) == PROTO_E_VALUE);
+		h.re_len = 21;
+		h.id = "7";
+		CHECK(proto_encode(&t, &h, "", 0) == 0);
+		CHECK(proto_encode_tail(&t, v, 22, 0) == PROTO_E_VALUE);
+		buf_clear(&t);
+		/* A re holding a NUL byte goes out encoded. */
+		h.re = "x\0y";
+		h.re_len = 3;
+		h.id = NULL;
+		CHECK(proto_encode(&t, &h, "", 0) == 0);
+		CHECK_MEM(buf_head(&t), buf_len(&t),
+		    "ds1 from=a to=b re=x%00y len=0\n\n");
+		buf_free(&t);
+	}
 	CHECK(strstr(proto_strerror(PROTO_E_LONG), "4096") != NULL);
 	CHECK(strstr(proto_strerror(PROTO_E_KEY), "keys") != NULL);
 }

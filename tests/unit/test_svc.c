@@ -99,6 +99,24 @@ suite_svc(void)
 		CHECK(proto_parse(&p, rep, strlen(rep)) == PROTO_MSG &&
 		    !svc_wants(&p.msg));
 	}
+	/* Repeated keys and keys that share a variable: the first wins. */
+	{
+		const char *dup = "ds1 from=a to=b id=%00 a-b=1 a_b=2 a-b=3\n\n";
+
+		proto_parser_init(&p, PROTO_BODY_DEFAULT);
+		CHECK(proto_parse(&p, dup, strlen(dup)) == PROTO_MSG);
+		CHECK(svc_env_build(&env, &p.msg, "b") == 0);
+		CHECK(getv(env.envp, "DS_A_B") &&
+		    !strcmp(getv(env.envp, "DS_A_B"), "1"));
+		/* An id that decodes to NUL is still answered with re. */
+		buf_clear(&out);
+		memset(&r, 0, sizeof r);
+		buf_clear(&sout);
+		CHECK(svc_reply(&out, &p.msg, "b", &r, &sout, &serr,
+		    PROTO_BODY_DEFAULT) == 0);
+		CHECK_MEM(buf_head(&out), buf_len(&out),
+		    "ds1 from=b to=a type=rep re=%00 len=0\n\n");
+	}
 	unsetenv("DS_RE");
 	unsetenv("DS_X_TRACE");
 	unsetenv("DS_KEEP");
