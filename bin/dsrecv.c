@@ -349,16 +349,15 @@ run(struct receiver *r)
 			int stop = handle(r, &p.msg);
 
 			buf_consume(&in, p.msg.frame_len);
-			if (stop) {
-				flush(r, NULL, 0);
-				return DS_EXIT_OK;
-			}
+			if (stop)
+				goto done;
 		}
 		if (rc == PROTO_ERR)
 			bad_input(&p);
 		/* Waiting for input: what we have must not wait with us. */
 		flush(r, NULL, 0);
 	}
+done:
 	flush(r, NULL, 0);
 	buf_free(&in);
 	return DS_EXIT_OK;
@@ -473,5 +472,11 @@ main(int argc, char *argv[])
 	dying_receiver = &r;
 	err_on_die(flush_on_die);
 	rc = run(&r);
+	buf_free(&r.out);
+	if (cfg.command != NULL) {
+		svc_env_free(&r.env);
+		buf_free(&r.child_out);
+		buf_free(&r.child_err);
+	}
 	return rc;
 }

@@ -447,5 +447,8 @@ main(int argc, char *argv[])
 		}
 	}
 	flush(&s, NULL, 0);
+	buf_free(&s.out);
+	buf_free(&s.prefix);
+	free(extra);
 	return s.status;
 }
