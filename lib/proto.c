@@ -181,25 +181,9 @@ check_version(const char *h, size_t n, struct perr *e)
 }
 
 /*
- * Does the 8-byte word x hold a byte that cannot stand literally in a
- * value (below 0x21, '=', '%' or DEL)?  The usual SWAR tests: exact as a
- * yes or no, which is all the fast scan asks.
- */
-#define ONES UINT64_C(0x0101010101010101)
-#define HIGHS UINT64_C(0x8080808080808080)
-#define HAS_ZERO(x) (((x) - ONES) & ~(x) & HIGHS)
-#define HAS_LESS(x, n) (((x) - ONES * (n)) & ~(x) & HIGHS)
-static int
-word_special(uint64_t x)
-{
-	return (HAS_LESS(x, 0x21) | HAS_ZERO(x ^ (ONES * '=')) |
-	    HAS_ZERO(x ^ (ONES * '%')) | HAS_ZERO(x ^ (ONES * 0x7f))) != 0;
-}
-
-/*
  * Scan the value that starts at h[*pos] up to the next space or the final
  * LF at h[hlen - 1], which stops every loop.  Sets *pos to the byte after
- * the value.  Long values (ids, say) go eight bytes at a time.
+ * the value.
  */
 static int
 scan_value(const char *h, size_t hlen, size_t *pos, const char *key,
@@ -211,15 +195,11 @@ scan_value(const char *h, size_t hlen, size_t *pos, const char *key,
 	for (;;) {
 		unsigned char c;
 
-		while (i + 8 <= hlen) {
-			uint64_t x;
-
-			memcpy(&x, h + i, 8);
-			if (word_special(x))
-				break;
-			i += 8;
-		}
-		/* The word holds the byte that stops us; find it. */
+		/* Four bytes a step while the line lasts, then one. */
+		while (i + 4 <= hlen && (cls[(unsigned char)h[i]] &
+		    cls[(unsigned char)h[i + 1]] & cls[(unsigned char)h[i + 2]] &
+		    cls[(unsigned char)h[i + 3]] & C_VALUE))
+			i += 4;
 		while (cls[(unsigned char)h[i]] & C_VALUE)
 			i++;
 		c = (unsigned char)h[i];
@@ -291,6 +271,24 @@ check_wk(const char *h, int wk, size_t vs, size_t ve, uint64_t max_body, struct 
 	return 0;
 }
 
+/* memcmp(a, b, n) == 0 for the few dozen bytes of a header start. */
+static int
+same(const char *a, const char *b, size_t n)
+{
+	uint64_t x, y;
+
+	for (; n >= 8; a += 8, b += 8, n -= 8) {
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		if (x != y)
+			return 0;
+	}
+	for (; n > 0; a++, b++, n--)
+		if (*a != *b)
+			return 0;
+	return 1;
+}
+
 /* Keep the start of a header that parsed well, for the next one. */
 static void
 remember(struct proto_parser *p, const struct proto_msg *m)
@@ -338,12 +336,13 @@ parse_header(const char *h, size_t hlen, uint64_t max_body,
 	m->body_len = 0;
 	if (memo != NULL && memo->memo_len > 0 && memo->memo_len < hlen &&
 	    (h[memo->memo_len] == ' ' || h[memo->memo_len] == '\n') &&
-	    memcmp(h, memo->memo, memo->memo_len) == 0) {
+	    same(h, memo->memo, memo->memo_len)) {
 		i = memo->memo_len;
 		m->nfields = memo->memo_fields;
-		memcpy(m->field, memo->memo_field,
-		    (size_t)m->nfields * sizeof m->field[0]);
-		memcpy(m->wk, memo->memo_wk, sizeof m->wk);
+		for (k = 0; k < m->nfields; k++)
+			m->field[k] = memo->memo_field[k];
+		for (k = 0; k < PF_NWK; k++)
+			m->wk[k] = memo->memo_wk[k];
 		hit = 1;
 	} else {
 		if (check_version(h, hlen, e) != 0)
