@@ -688,6 +688,8 @@ proto_strerror(int code)
 		return "values must be non-empty";
 	case PROTO_E_LONG:
 		return "header line would be longer than 4096 bytes";
+	case PROTO_E_COUNT:
+		return "a header holds at most 64 fields, id and len included";
 	}
 	return "unknown error";
 }
@@ -759,6 +761,10 @@ encode_prefix(struct buf *b, const struct proto_hdr *h)
 	if (h->re != NULL && (re_len == 0 ||
 	    proto_encoded_len(h->re, re_len) > PROTO_TOKEN_MAX))
 		return PROTO_E_VALUE;
+	/* Room is kept for the id and len that follow the prefix. */
+	if (2 + (h->type != NULL) + (h->re != NULL) + h->nextra + 2 >
+	    PROTO_FIELDS_MAX)
+		return PROTO_E_COUNT;
 	if (buf_append_str(b, PROTO_VERSION) != BUF_OK)
 		return PROTO_E_FULL;
 	if ((rc = put_field(b, "from", h->from, strlen(h->from))) != 0 ||

@@ -155,7 +155,8 @@ enum {
 	PROTO_E_TYPE = -3,   /* type is not a valid token */
 	PROTO_E_KEY = -4,    /* an extra key is invalid or well-known */
 	PROTO_E_VALUE = -5,  /* an empty value, or an id or re over 64 bytes */
-	PROTO_E_LONG = -6    /* the header line would pass PROTO_HDR_MAX */
+	PROTO_E_LONG = -6,   /* the header line would pass PROTO_HDR_MAX */
+	PROTO_E_COUNT = -7   /* more fields than PROTO_FIELDS_MAX */
 };
 const char *proto_strerror(int code);
 

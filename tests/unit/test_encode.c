@@ -194,6 +194,29 @@ suite_encode(void)
 		    "ds1 from=a to=b re=x%00y len=0\n\n");
 		buf_free(&t);
 	}
+	/* 60 extra fields leave room for id and len; 61 do not. */
+	{
+		struct proto_kv many[61];
+		struct buf t;
+
+		for (i = 0; i < 61; i++) {
+			many[i].key = "k";
+			many[i].val = "v";
+			many[i].val_len = 1;
+		}
+		buf_init(&t, 1 << 20);
+		h = hdr("a", "b");
+		h.id = "1";
+		h.extra = many;
+		h.nextra = 60;
+		CHECK(proto_encode(&t, &h, "", 0) == 0);
+		proto_parser_init(&p, PROTO_BODY_DEFAULT);
+		CHECK(proto_parse(&p, buf_head(&t), buf_len(&t)) == PROTO_MSG &&
+		    p.msg.nfields == 64);
+		h.nextra = 61;
+		CHECK(proto_encode(&t, &h, "", 0) == PROTO_E_COUNT);
+		buf_free(&t);
+	}
 	CHECK(strstr(proto_strerror(PROTO_E_LONG), "4096") != NULL);
 	CHECK(strstr(proto_strerror(PROTO_E_KEY), "keys") != NULL);
 }
