@@ -68,10 +68,12 @@ unit: $(O)/tests/unit
 lint:
 	mandoc -T lint -W warning $(MAN1) $(MAN7)
 
+# New inputs go to build/fuzz/corpus; the seeds in tests/fuzz/corpus stay
+# as they are, and a crash is saved under build/fuzz/.
 fuzz:
-	@mkdir -p build/fuzz
+	@mkdir -p build/fuzz/corpus
 	clang $(CPPFLAGS_DS) $(WARN) $(FUZZ_FLAGS) -o build/fuzz/fuzz_proto tests/fuzz/fuzz_proto.c $(LIB_SRC)
-	build/fuzz/fuzz_proto -max_total_time=$(SECONDS) -max_len=8192 build/fuzz/corpus tests/fuzz/corpus
+	build/fuzz/fuzz_proto -max_total_time=$(SECONDS) -max_len=8192 -artifact_prefix=build/fuzz/ build/fuzz/corpus tests/fuzz/corpus
 
 bench: all
 	sh bench/framers.sh

@@ -258,13 +258,18 @@ check_wk(const char *h, int wk, size_t vs, size_t ve, uint64_t max_body, struct 
 		break;
 	case PF_LEN:
 		rc = num_parse_u64(v, n, UINT64_MAX, NUM_CANON, &len);
-		if (rc == NUM_RANGE || (rc == NUM_OK && len > max_body))
-			return perr(e, vs, "len %.*s exceeds the limit of "
-			    "%llu bytes", n > 24 ? 24 : (int)n, v,
-			    (unsigned long long)max_body);
-		if (rc != NUM_OK)
-			return perr(e, vs, "bad len '%.*s': %s",
-			    n > 24 ? 24 : (int)n, v, num_strerror(rc));
+		if (rc != NUM_OK || len > max_body) {
+			char shown[40];
+
+			/* The value may hold any byte from 0x80 up. */
+			err_printable(shown, sizeof shown, v, n);
+			if (rc == NUM_RANGE || rc == NUM_OK)
+				return perr(e, vs, "len %s exceeds the limit "
+				    "of %llu bytes", shown,
+				    (unsigned long long)max_body);
+			return perr(e, vs, "bad len '%s': %s", shown,
+			    num_strerror(rc));
+		}
 		m->body_len = len;
 		break;
 	}
