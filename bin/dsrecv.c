@@ -96,7 +96,7 @@ put_ended(struct receiver *r, const char *p, size_t n, char end)
 		put(r, &end, 1);
 		return;
 	}
-	if (buf_reserve(&r->out, n + 1) != BUF_OK)
+	if (buf_room(&r->out) <= n && buf_reserve(&r->out, n + 1) != BUF_OK)
 		err_die(DS_EXIT_SYS, "out of memory");
 	memcpy(buf_tail(&r->out), p, n);
 	buf_tail(&r->out)[n] = end;
@@ -213,6 +213,8 @@ put_format(struct receiver *r, const struct proto_msg *m)
 static int
 matches(const struct config *cfg, const struct proto_msg *m)
 {
+	if (cfg->from == NULL && cfg->to == NULL)
+		return 1;
 	if (cfg->from != NULL && !proto_str_eq(proto_get(m, PF_FROM),
 	    cfg->from))
 		return 0;
@@ -456,6 +458,9 @@ main(int argc, char *argv[])
 	memset(&r, 0, sizeof r);
 	r.cfg = &cfg;
 	buf_init(&r.out, (size_t)-1);
+	/* Room for a full batch up front keeps the per-message path short. */
+	if (buf_reserve(&r.out, FLUSH_AT + 4096) != BUF_OK)
+		err_die(DS_EXIT_SYS, "out of memory");
 	if (cfg.command != NULL) {
 		char why[160];
 

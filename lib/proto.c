@@ -87,7 +87,7 @@ proto_type_ok(const char *s, size_t n)
 }
 
 /* Which well-known field a key names, or -1.  This runs once per field. */
-static int
+static inline int
 wk_index(const char *s, size_t n)
 {
 	switch (n) {
