@@ -69,8 +69,13 @@ put_frame(struct sender *s, const char *body, uint64_t len)
 	size_t idlen;
 	const char *id = ident_seq_next(&s->ids, &idlen);
 
-	if (proto_encode_frame(&s->out, buf_head(&s->prefix),
-	    buf_len(&s->prefix), id, idlen, body, len) != 0)
+	int rc = proto_encode_frame(&s->out, buf_head(&s->prefix),
+	    buf_len(&s->prefix), id, idlen, body, len);
+
+	if (rc == PROTO_E_LONG)
+		err_die(DS_EXIT_DATA, "id %s: the header would be longer than "
+		    "%d bytes", id, PROTO_HDR_MAX);
+	if (rc != 0)
 		err_die(DS_EXIT_SYS, "out of memory");
 }
 
@@ -255,6 +260,7 @@ send_fd(struct sender *s, int fd, const char *name)
 {
 	struct buf in;
 	struct stat st;
+	off_t pos;
 
 	buf_init(&in, (size_t)s->max + READ_CHUNK + 1);
 	switch (s->mode) {
@@ -266,10 +272,16 @@ send_fd(struct sender *s, int fd, const char *name)
 		send_chunks(s, fd, name, &in);
 		break;
 	case MODE_WHOLE:
-		/* Files such as those in /proc claim size 0; stream them. */
+		/*
+		 * Files such as those in /proc claim size 0; stream them.  A
+		 * file handed over part-read (stdin after a read(1)) is sent
+		 * from where it stands.
+		 */
 		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-		    st.st_size > 0)
-			send_file(s, fd, name, (uint64_t)st.st_size, &in);
+		    st.st_size > 0 && (pos = lseek(fd, 0, SEEK_CUR)) >= 0 &&
+		    pos < st.st_size)
+			send_file(s, fd, name, (uint64_t)(st.st_size - pos),
+			    &in);
 		else
 			send_stream(s, fd, name, &in);
 		break;
@@ -412,12 +424,16 @@ main(int argc, char *argv[])
 	h.extra = extra;
 	h.nextra = nextra;
 
-	buf_init(&s.prefix, PROTO_HDR_MAX);
+	/* No limit here: the encoder itself measures against 4096. */
+	buf_init(&s.prefix, (size_t)-1);
 	buf_init(&s.out, (size_t)-1);
 	rc = proto_encode_prefix(&s.prefix, &h);
-	/* The id and len still to come take at most this many bytes. */
-	if (rc == 0 && buf_len(&s.prefix) + 4 + IDENT_TEXT_MAX + 5 +
-	    NUM_U64_MAXLEN + 1 > PROTO_HDR_MAX)
+	/*
+	 * The first id and the shortest len must fit as well.  A header can
+	 * still grow with its id and len; the encoder checks every frame.
+	 */
+	if (rc == 0 && buf_len(&s.prefix) + 4 + ident_seq_peek_len(&s.ids) +
+	    5 + 1 + 1 > PROTO_HDR_MAX)
 		rc = PROTO_E_LONG;
 	if (rc != 0)
 		err_die(DS_EXIT_USAGE, "cannot build the header: %s",

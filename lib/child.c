@@ -118,17 +118,17 @@ drain(int fd, struct buf *b, int *overflow)
 		size_t room = sizeof scratch;
 		ssize_t r;
 
-		if (!*overflow) {
-			size_t want = b->limit - buf_len(b);
+		size_t want = b->limit - buf_len(b);
 
-			if (want > 65536)
-				want = 65536;
-			if (want == 0 || buf_reserve(b, want) != BUF_OK) {
-				*overflow = 1;
-			} else {
-				dst = buf_tail(b);
-				room = want;
-			}
+		/*
+		 * A full buffer is not yet an overflow: only a byte that
+		 * does not fit is, so output of exactly the limit is fine.
+		 */
+		if (want > 65536)
+			want = 65536;
+		if (!*overflow && want > 0 && buf_reserve(b, want) == BUF_OK) {
+			dst = buf_tail(b);
+			room = want;
 		}
 		r = read(fd, dst, room);
 		if (r == 0)
@@ -138,6 +138,8 @@ drain(int fd, struct buf *b, int *overflow)
 			    errno == EINTR) ? 0 : 1;
 		if (dst != scratch)
 			buf_commit(b, (size_t)r);
+		else
+			*overflow = 1;
 	}
 }
 

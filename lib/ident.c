@@ -91,6 +91,20 @@ ident_seq_init(struct ident_seq *s, const char *user)
 	return 0;
 }
 
+size_t
+ident_seq_peek_len(const struct ident_seq *s)
+{
+	size_t i;
+
+	if (!s->started || s->mode == IDENT_FIXED)
+		return s->len;
+	/* Counting up adds a digit only when every digit is a nine. */
+	for (i = s->digits_at; i < s->len; i++)
+		if (s->text[i] != '9')
+			return s->len;
+	return s->len + 1;
+}
+
 /* Add one to the decimal digits at the end of the text. */
 static void
 count_up(struct ident_seq *s)

@@ -43,6 +43,9 @@ enum { IDENT_AUTO, IDENT_COUNT, IDENT_FIXED };
 /* Start a sequence; user may be NULL.  -1 when user is empty or too long. */
 int ident_seq_init(struct ident_seq *s, const char *user);
 
+/* The length of the id the next call will give, encoded. */
+size_t ident_seq_peek_len(const struct ident_seq *s);
+
 /*
  * The next id, encoded, as a pointer into s that stays valid until the
  * next call; its length goes to *len.

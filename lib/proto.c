@@ -869,6 +869,9 @@ proto_encode_frame(struct buf *b, const char *prefix, size_t prefix_len,
 	p += 5;
 	p += num_fmt_u64(p, body_len);
 	*p++ = '\n';
+	/* A growing id or a longer len can push a header past the limit. */
+	if ((size_t)(p - buf_tail(b)) > PROTO_HDR_MAX)
+		return PROTO_E_LONG;
 	if (body != NULL) {
 		memcpy(p, body, body_len);
 		p += body_len;

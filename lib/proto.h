@@ -175,6 +175,7 @@ int proto_encode_tail(struct buf *b, const char *id, size_t id_len,
  * prefix (made once by proto_encode_prefix), then " id=" and id_enc, which
  * must already be encoded (NULL for none), then " len=N\n", and then, if
  * body is not NULL, the body and its closing LF, all with one reserve.
+ * Returns PROTO_E_LONG, with nothing added, for a header over the limit.
  */
 int proto_encode_frame(struct buf *b, const char *prefix, size_t prefix_len,
     const char *id_enc, size_t id_len, const void *body, size_t body_len);
