@@ -8,38 +8,7 @@
 bats_require_minimum_version 1.5.0
 load helper
 
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
-
 USAGE='usage: dsrecv [-H | -l | -0 | -F format] [-f from] [-t to] [-n count] [-e command [-N name]] [-M max]'
-
-eq() {
-	if [ "$1" != "$2" ]; then
-		printf 'expected: %q\n     got: %q\n' "$2" "$1"
-		return 1
-	fi
-}
-
-quiet() {
-	local rc=0
-	"$@" 2>"$T/quiet.err" || rc=$?
-	if [ "$rc" -ne 0 ] || [ -s "$T/quiet.err" ]; then
-		echo "quiet: '$*' exited $rc; stderr:"
-		cat "$T/quiet.err"
-		return 1
-	fi
-}
-
-bytes_are() {
-	local f=$1
-	shift
-	# shellcheck disable=SC2059
-	printf "$@" >"$T/expected"
-	if ! cmp "$T/expected" "$f"; then
-		echo "expected:"; od -c "$T/expected" | head -20
-		echo "got:"; od -c "$f" | head -20
-		return 1
-	fi
-}
 
 # A small stream of three messages with assorted fields, in $T/in.
 three() {

@@ -9,43 +9,7 @@
 bats_require_minimum_version 1.5.0
 load helper
 
-# Under the sanitizer build, undefined behaviour must stop the program, so
-# that the tests notice it.
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
-
 USAGE='usage: dssend -t to [-f from] [-T type] [-i id] [-r re] [-H key=value]... [-l | -0 | -b size] [-M max] [file ...]'
-
-# eq GOT WANT: compare two strings, showing both on a mismatch.
-eq() {
-	if [ "$1" != "$2" ]; then
-		printf 'expected: %q\n     got: %q\n' "$2" "$1"
-		return 1
-	fi
-}
-
-# quiet CMD...: CMD must exit 0 and write nothing on stderr.
-quiet() {
-	local rc=0
-	"$@" 2>"$T/quiet.err" || rc=$?
-	if [ "$rc" -ne 0 ] || [ -s "$T/quiet.err" ]; then
-		echo "quiet: '$*' exited $rc; stderr:"
-		cat "$T/quiet.err"
-		return 1
-	fi
-}
-
-# bytes_are FILE FORMAT [ARG...]: FILE holds exactly what printf writes.
-bytes_are() {
-	local f=$1
-	shift
-	# shellcheck disable=SC2059
-	printf "$@" >"$T/expected"
-	if ! cmp "$T/expected" "$f"; then
-		echo "expected:"; od -c "$T/expected" | head -20
-		echo "got:"; od -c "$f" | head -20
-		return 1
-	fi
-}
 
 # The header lines of a frame stream, one per message, with the id taken
 # out (auto ids change on every run).
@@ -586,4 +550,15 @@ $USAGE"
 @test "names are written literally; the header is one line per message" {
 	printf 'x\ny\n' | quiet dssend -l -f A.b_c-9 -t '*' -i 1 >"$T/frames"
 	bytes_are "$T/frames" 'ds1 from=A.b_c-9 to=* id=1 len=1\nx\nds1 from=A.b_c-9 to=* id=2 len=1\ny\n'
+}
+
+@test "a header that grows past 4096 bytes with its id stops dssend after the frames before it" {
+	# With id=999 and len=1 this header is exactly 4096 bytes; id=1000 is not.
+	local v
+	v=$(head -c 4064 /dev/zero | tr '\0' a)
+	run --separate-stderr dssend -f a -t x -i 999 -l -H "k=$v" < <(printf 'x\ny\n')
+	[ "$status" -eq 1 ]
+	eq "$stderr" "dssend: id 1000: the header would be longer than 4096 bytes"
+	printf '%s\n' "$output" >"$T/frames"
+	eq "$(dsrecv -F '%i:%b' <"$T/frames")" "999:x"
 }

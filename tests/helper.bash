@@ -11,6 +11,9 @@ PATH=$DS_BIN:$PATH
 export PATH DS_BIN
 # Tests must not inherit a name from the caller's environment.
 unset DS_NAME
+# Under the sanitizer build, undefined behaviour must stop the program, so
+# that the tests notice it.
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 
 setup() {
 	T=$(mktemp -d "${TMPDIR:-/tmp}/ds-test.XXXXXX")
@@ -52,4 +55,36 @@ wait_for() {
 # Compare two files byte for byte, showing where they differ.
 same_bytes() {
 	cmp "$1" "$2"
+}
+
+# eq GOT WANT: compare two strings, showing both when they differ.
+eq() {
+	if [ "$1" != "$2" ]; then
+		printf 'expected: %q\n     got: %q\n' "$2" "$1"
+		return 1
+	fi
+}
+
+# quiet CMD...: run CMD, failing if it exits non-zero or writes to stderr.
+quiet() {
+	local rc=0
+	"$@" 2>"$T/quiet.err" || rc=$?
+	if [ "$rc" -ne 0 ] || [ -s "$T/quiet.err" ]; then
+		echo "quiet: '$*' exited $rc; stderr:"
+		cat "$T/quiet.err"
+		return 1
+	fi
+}
+
+# bytes_are FILE FORMAT [ARG...]: FILE holds exactly printf FORMAT's bytes.
+bytes_are() {
+	local f=$1
+	shift
+	# shellcheck disable=SC2059
+	printf "$@" >"$T/expected"
+	if ! cmp "$T/expected" "$f"; then
+		echo "expected:"; od -c "$T/expected" | head -20
+		echo "got:"; od -c "$f" | head -20
+		return 1
+	fi
 }

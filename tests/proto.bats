@@ -9,27 +9,6 @@
 bats_require_minimum_version 1.5.0
 load helper
 
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
-
-eq() {
-	if [ "$1" != "$2" ]; then
-		printf 'expected: %q\n     got: %q\n' "$2" "$1"
-		return 1
-	fi
-}
-
-bytes_are() {
-	local f=$1
-	shift
-	# shellcheck disable=SC2059
-	printf "$@" >"$T/expected"
-	if ! cmp "$T/expected" "$f"; then
-		echo "expected:"; od -c "$T/expected" | head -20
-		echo "got:"; od -c "$f" | head -20
-		return 1
-	fi
-}
-
 # A good message, 25 bytes long, that every error test sends first: the
 # bad frame is then message 2 and starts at byte 25.
 GOOD='ds1 from=a to=b len=2\nok\n'
