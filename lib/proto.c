@@ -324,6 +324,129 @@ remember(struct proto_parser *p, const struct proto_msg *m)
 	p->memo_fields = n;
 }
 
+/* Keep the whole header that m was parsed from, for same_shape(). */
+static void
+remember_last(struct proto_parser *p, const struct proto_msg *m)
+{
+	int k;
+
+	if (m->hdr_len > sizeof p->last) {
+		p->last_len = 0;
+		return;
+	}
+	memcpy(p->last, m->frame, m->hdr_len);
+	memset(p->last_isval, 0, m->hdr_len);
+	for (k = 0; k < m->nfields; k++)
+		memset(p->last_isval + m->field[k].val.off, 1,
+		    m->field[k].val.len);
+	/* Values with rules beyond their bytes are marked for a recheck. */
+	for (k = 0; k < PF_NWK; k++)
+		if (m->wk[k] >= 0 && k != PF_ID && k != PF_RE)
+			memset(p->last_isval + m->field[m->wk[k]].val.off, 2,
+			    m->field[m->wk[k]].val.len);
+	p->last_len = m->hdr_len;
+}
+
+/*
+ * Is changed byte q of h one that keeps the header's shape: inside a
+ * value of the last header, a byte that may stand in a value (so no new
+ * space, '=' or '%'), and not a hex digit of a %XX escape?
+ */
+static int
+keeps_shape(const struct proto_parser *p, const char *h, size_t q)
+{
+	return p->last_isval[q] && (cls[(unsigned char)h[q]] & C_VALUE) &&
+	    h[q - 1] != '%' && h[q - 2] != '%';
+}
+
+/*
+ * The fast path for a stream of like frames: if h differs from the last
+ * header only inside values, m (which still describes the last header)
+ * needs only the changed well-known values checked again.  Returns 1 when
+ * m now describes h, 0 to parse h in full (which also reports any error).
+ */
+static int
+same_shape(struct proto_parser *p, const char *h, size_t hlen,
+    struct proto_msg *m)
+{
+	static const int rechecked[] = { PF_LEN, PF_FROM, PF_TO, PF_TYPE };
+	size_t i, lo = hlen, hi = 0;
+	uint64_t x, y, len;
+	int k, recheck = 0;
+
+	/* A header is at least 16 bytes, so a last word may overlap. */
+	if (p->last_len != hlen || hlen < 8)
+		return 0;
+	for (i = 0;; i += 8) {
+		size_t at = i + 8 <= hlen ? i : hlen - 8, b;
+
+		memcpy(&x, h + at, 8);
+		memcpy(&y, p->last + at, 8);
+		if (x != y) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			/* Visit just the changed bytes: the lowest set bit
+			 * of x ^ y is in the first of them. */
+			uint64_t z = x ^ y;
+
+			if (at < i)   /* skip the overlap, already seen */
+				z &= ~UINT64_C(0) << (8 * (i - at));
+			while (z != 0) {
+				unsigned sh = (unsigned)__builtin_ctzll(z) & ~7u;
+
+				b = at + sh / 8;
+				z &= ~(UINT64_C(0xff) << sh);
+#else
+			for (b = at < i ? i : at; b < at + 8; b++) {
+				if (h[b] == p->last[b])
+					continue;
+#endif
+				if (!keeps_shape(p, h, b))
+					return 0;
+				recheck |= p->last_isval[b] == 2;
+				if (b < lo)
+					lo = b;
+				hi = b;
+			}
+		}
+		if (at + 8 >= hlen)
+			break;
+	}
+	/*
+	 * Check again each well-known value that changed and has rules
+	 * beyond its bytes; an id or re kept its length, and so its limit.
+	 */
+	for (k = 0; recheck && k < (int)(sizeof rechecked / sizeof
+	    rechecked[0]); k++) {
+		int w = rechecked[k], at = m->wk[w];
+		const struct proto_field *f;
+		const char *v;
+
+		if (at < 0)
+			continue;
+		f = &m->field[at];
+		if (f->val.off > hi || (size_t)f->val.off + f->val.len <= lo)
+			continue;
+		v = h + f->val.off;
+		if ((w == PF_FROM && !proto_name_ok(v, f->val.len)) ||
+		    (w == PF_TO && !proto_to_ok(v, f->val.len)) ||
+		    (w == PF_TYPE && !proto_type_ok(v, f->val.len)))
+			return 0;
+		if (w == PF_LEN) {
+			if (num_parse_u64(v, f->val.len, p->max_body, NUM_CANON,
+			    &len) != NUM_OK)
+				return 0;
+			m->body_len = len;
+		}
+	}
+	/* Only now, with every change accepted, does last follow h. */
+	if (lo <= hi)
+		memcpy(p->last + lo, h + lo, hi - lo + 1);
+	m->frame = h;
+	m->hdr_len = hlen;
+	return 1;
+}
+
 /*
  * Parse the header line h[0..hlen), whose last byte is the LF, into m.
  * Offsets in errors count from h.
@@ -468,13 +591,28 @@ int
 proto_parse(struct proto_parser *p, const char *buf, size_t n)
 {
 	struct proto_msg *m = &p->msg;
+	size_t tried = 0;
 	struct perr e;
 
 	e.msg = p->err;
 	e.msglen = sizeof p->err;
+	/*
+	 * A header that ends where the last one ended, and matches it in
+	 * shape, needs no search for its LF: same_shape() accepts only
+	 * bytes that may stand in a value, which an LF may not, and the
+	 * last header held its only LF at its end.
+	 */
+	if (!p->in_body && p->last_len > 0 && n >= p->last_len &&
+	    buf[p->last_len - 1] == '\n') {
+		if (same_shape(p, buf, p->last_len, m))
+			p->in_body = 1;
+		else
+			tried = p->last_len;
+	}
 	if (!p->in_body) {
 		size_t scan = n < PROTO_HDR_MAX ? n : PROTO_HDR_MAX;
 		const char *lf = memchr(buf, '\n', scan);
+		size_t hlen;
 
 		if (lf == NULL) {
 			/* Refuse garbage early rather than at 4096 bytes. */
@@ -488,12 +626,20 @@ proto_parse(struct proto_parser *p, const char *buf, size_t n)
 			p->need = 0;
 			return PROTO_MORE;
 		}
-		if (parse_header(buf, (size_t)(lf - buf) + 1, p->max_body, m,
-		    &e, p) != 0)
-			return parser_fail(p, &e);
+		hlen = (size_t)(lf - buf) + 1;
+		if (hlen == tried || !same_shape(p, buf, hlen, m)) {
+			if (parse_header(buf, hlen, p->max_body, m, &e,
+			    p) != 0) {
+				p->last_len = 0;
+				return parser_fail(p, &e);
+			}
+			remember_last(p, m);
+		}
+		p->in_body = 1;
+	}
+	if (p->need == 0) {
 		/* len <= max_body <= PROTO_BODY_MAX, so this cannot wrap. */
 		p->need = m->hdr_len + (size_t)m->body_len + 1;
-		p->in_body = 1;
 	}
 	if (n < p->need)
 		return PROTO_MORE;

@@ -90,6 +90,17 @@ struct proto_parser {
 	int memo_fields;
 	signed char memo_wk[PF_NWK];
 	struct proto_field memo_field[8];
+	/*
+	 * The whole last header, when it parsed well, with a mark on each
+	 * byte that lies inside a value.  A header of the same length that
+	 * differs from it only inside values, by bytes that may stand in a
+	 * value, has the same fields at the same places: only the changed
+	 * values need a look (see same_shape() in proto.c).  p->msg still
+	 * describes it, so callers must not change p->msg.
+	 */
+	char last[256];
+	size_t last_len;    /* 0: nothing to compare with */
+	unsigned char last_isval[256];
 };
 
 void proto_parser_init(struct proto_parser *p, uint64_t max_body);

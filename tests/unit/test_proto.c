@@ -351,9 +351,105 @@ datagrams(void)
 	    strstr(err, "missing required field 'to'") != NULL);
 }
 
+/*
+ * The fast paths (the memo of the header start, the same-shape check
+ * against the whole last header) must never change a verdict: after a
+ * good frame, every one-byte change of it must parse exactly as it does
+ * for a parser that has seen nothing.
+ */
+static int
+same_result(const char *a, size_t alen, const char *b, size_t blen)
+{
+	static struct proto_parser warm, cold;
+	int rw, rc, i;
+
+	proto_parser_init(&warm, 100);
+	proto_parser_init(&cold, 100);
+	if (proto_parse(&warm, a, alen) != PROTO_MSG)
+		return 0;
+	rw = proto_parse(&warm, b, blen);
+	rc = proto_parse(&cold, b, blen);
+	if (rw != rc)
+		return 0;
+	if (rc == PROTO_ERR)
+		return strcmp(warm.err, cold.err) == 0 &&
+		    warm.err_off - alen == cold.err_off;
+	if (rc == PROTO_MORE)
+		return warm.need == cold.need;
+	if (warm.msg.nfields != cold.msg.nfields ||
+	    warm.msg.body_len != cold.msg.body_len ||
+	    warm.msg.frame_len != cold.msg.frame_len ||
+	    warm.msg.hdr_len != cold.msg.hdr_len ||
+	    memcmp(warm.msg.wk, cold.msg.wk, sizeof warm.msg.wk) != 0)
+		return 0;
+	for (i = 0; i < cold.msg.nfields; i++)
+		if (memcmp(&warm.msg.field[i], &cold.msg.field[i],
+		    sizeof cold.msg.field[i]) != 0)
+			return 0;
+	return 1;
+}
+
+static void
+fast_paths(void)
+{
+	static const char *const bases[] = {
+		"ds1 from=alice to=bob type=req x=%41b id=1795-12 len=3\nabc\n",
+		"ds1 from=a to=* re=9 id=10 len=0\n\n",
+		"ds1 from=vm to=x id=1795515911343410-1 len=1\n1\n",
+	};
+	static const char subst[] = "09Aa%= \n\r*@-.\x80\x7f\x01";
+	char a[128], b[128];
+	size_t bi, q, c, n, bad = 0, tried = 0;
+
+	for (bi = 0; bi < sizeof bases / sizeof bases[0]; bi++) {
+		n = strlen(bases[bi]);
+		memcpy(a, bases[bi], n);
+		for (q = 0; q < n; q++) {
+			for (c = 0; c < sizeof subst - 1; c++) {
+				memcpy(b, a, n);
+				if (b[q] == subst[c])
+					continue;
+				b[q] = subst[c];
+				tried++;
+				if (!same_result(a, n, b, n)) {
+					if (bad++ < 5)
+						fprintf(stderr, "  differs: base "
+						    "%zu byte %zu -> 0x%02x\n",
+						    bi, q,
+						    (unsigned char)subst[c]);
+				}
+				/* And the same byte put in, one longer. */
+				memcpy(b, a, q);
+				b[q] = subst[c];
+				memcpy(b + q + 1, a + q, n - q);
+				tried++;
+				if (!same_result(a, n, b, n + 1) && bad++ < 5)
+					fprintf(stderr, "  differs: base %zu "
+					    "insert at %zu\n", bi, q);
+			}
+			/* One byte taken out. */
+			memcpy(b, a, q);
+			memcpy(b + q, a + q + 1, n - q - 1);
+			tried++;
+			if (!same_result(a, n, b, n - 1) && bad++ < 5)
+				fprintf(stderr, "  differs: base %zu delete "
+				    "%zu\n", bi, q);
+		}
+	}
+	CHECK(tried > 1000 && bad == 0);
+	/* A changed len that passes the limit is still refused. */
+	CHECK(same_result("ds1 from=a to=b len=1\nx\n", 24,
+	    "ds1 from=a to=b len=9\nxxxxxxxxx\n", 32));
+	proto_parser_init(&P, 5);
+	CHECK(proto_parse(&P, "ds1 from=a to=b len=1\nx\n", 24) == PROTO_MSG);
+	CHECK(proto_parse(&P, "ds1 from=a to=b len=9\nxxxxxxxxx\n", 32) ==
+	    PROTO_ERR && strstr(P.err, "exceeds the limit of 5") != NULL);
+}
+
 void
 suite_proto(void)
 {
+	fast_paths();
 	states();
 	errors();
 	accepts();
