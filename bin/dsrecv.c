@@ -211,10 +211,8 @@ put_format(struct receiver *r, const struct proto_msg *m)
 }
 
 static int
-matches(const struct config *cfg, const struct proto_msg *m)
+filtered_in(const struct config *cfg, const struct proto_msg *m)
 {
-	if (cfg->from == NULL && cfg->to == NULL)
-		return 1;
 	if (cfg->from != NULL && !proto_str_eq(proto_get(m, PF_FROM),
 	    cfg->from))
 		return 0;
@@ -222,6 +220,10 @@ matches(const struct config *cfg, const struct proto_msg *m)
 		return 0;
 	return 1;
 }
+
+/* Does m pass the -f and -t filters?  Most runs have none. */
+#define matches(cfg, m) \
+	(((cfg)->from == NULL && (cfg)->to == NULL) || filtered_in(cfg, m))
 
 /* The name a reply to m comes from: -N, else the name it was sent to. */
 static const char *
