@@ -40,7 +40,7 @@ struct config {
 
 struct receiver {
 	const struct config *cfg;
-	struct buf out;
+	struct outq q;          /* what goes to stdout */
 	uint64_t done;          /* messages printed or served */
 	char self[PROTO_NAME_MAX + 1];  /* default reply name for -e */
 	struct svc_env env;
@@ -55,7 +55,7 @@ flush_on_die(void)
 {
 	/* Every good message before a bad one goes out first. */
 	if (dying_receiver != NULL)
-		(void)io_flush(1, &dying_receiver->out, NULL, 0);
+		(void)outq_flush(&dying_receiver->q);
 }
 
 static void
@@ -66,24 +66,25 @@ usage(void)
 }
 
 static void
-flush(struct receiver *r, const struct iovec *extra, int n)
+flush(struct receiver *r)
 {
-	if (io_flush(1, &r->out, extra, n) < 0)
+	if (outq_flush(&r->q) < 0)
 		err_die_stdout();
 }
 
+/*
+ * Queue bytes for stdout.  Large ones (bodies in the input buffer) are
+ * queued by pointer; run() flushes before the next read can move them.
+ */
 static void
 put(struct receiver *r, const void *p, size_t n)
 {
 	if (n >= DIRECT_AT) {
-		struct iovec iov;
-
-		iov.iov_base = (void *)p;
-		iov.iov_len = n;
-		flush(r, &iov, 1);
+		if (outq_borrow(&r->q, p, n) < 0)
+			err_die_stdout();
 		return;
 	}
-	if (buf_append(&r->out, p, n) != BUF_OK)
+	if (outq_copy(&r->q, p, n) < 0)
 		err_die(DS_EXIT_SYS, "out of memory");
 }
 
@@ -91,16 +92,18 @@ put(struct receiver *r, const void *p, size_t n)
 static void
 put_ended(struct receiver *r, const char *p, size_t n, char end)
 {
+	struct buf *b = &r->q.copy;
+
 	if (n >= DIRECT_AT) {
 		put(r, p, n);
 		put(r, &end, 1);
 		return;
 	}
-	if (buf_room(&r->out) <= n && buf_reserve(&r->out, n + 1) != BUF_OK)
+	if (buf_room(b) <= n && buf_reserve(b, n + 1) != BUF_OK)
 		err_die(DS_EXIT_SYS, "out of memory");
-	memcpy(buf_tail(&r->out), p, n);
-	buf_tail(&r->out)[n] = end;
-	buf_commit(&r->out, n + 1);
+	memcpy(buf_tail(b), p, n);
+	buf_tail(b)[n] = end;
+	buf_commit(b, n + 1);
 }
 
 /* Put a field's value, percent-decoded. */
@@ -111,11 +114,11 @@ put_value(struct receiver *r, struct proto_str v)
 
 	if (v.p == NULL)
 		return;
-	if (buf_reserve(&r->out, v.n) != BUF_OK)
+	if (buf_reserve(&r->q.copy, v.n) != BUF_OK)
 		err_die(DS_EXIT_SYS, "out of memory");
-	n = proto_decode(v.p, v.n, buf_tail(&r->out));
+	n = proto_decode(v.p, v.n, buf_tail(&r->q.copy));
 	if (n > 0)
-		buf_commit(&r->out, (size_t)n);
+		buf_commit(&r->q.copy, (size_t)n);
 }
 
 /*
@@ -251,7 +254,7 @@ serve(struct receiver *r, const struct proto_msg *m)
 	int rc;
 
 	/* The child's output must reach stdout after what came before. */
-	flush(r, NULL, 0);
+	flush(r);
 	if (svc_env_build(&r->env, m, self) < 0)
 		err_die(DS_EXIT_SYS, "out of memory");
 	buf_clear(&r->child_out);
@@ -263,12 +266,12 @@ serve(struct receiver *r, const struct proto_msg *m)
 	    io_write_all(2, buf_head(&r->child_err),
 	    buf_len(&r->child_err)) < 0)
 		err_warn("cannot write to standard error:");
-	rc = svc_reply(&r->out, m, self, &res, &r->child_out,
+	rc = svc_reply(&r->q.copy, m, self, &res, &r->child_out,
 	    &r->child_err, r->cfg->max);
 	if (rc != 0)
 		err_die(DS_EXIT_SYS, "cannot encode the reply: %s",
 		    proto_strerror(rc));
-	flush(r, NULL, 0);
+	flush(r);
 }
 
 /* Handle one message; returns 1 once -n count is reached. */
@@ -305,8 +308,8 @@ handle(struct receiver *r, const struct proto_msg *m)
 			break;
 		}
 	}
-	if (buf_len(&r->out) >= FLUSH_AT)
-		flush(r, NULL, 0);
+	if (buf_len(&r->q.copy) >= FLUSH_AT)
+		flush(r);
 	r->done++;
 	return cfg->count != 0 && r->done >= cfg->count;
 }
@@ -329,6 +332,12 @@ run(struct receiver *r)
 	proto_parser_init(&p, r->cfg->max);
 	/* One frame at most, plus one read's worth. */
 	buf_init(&in, PROTO_HDR_MAX + (size_t)r->cfg->max + 1 + READ_CHUNK);
+	/*
+	 * A read usually ends inside a frame, whose start must then slide
+	 * to the front before the next read.  With room for several reads
+	 * that happens seldom, so large bodies are not copied twice.
+	 */
+	(void)buf_reserve(&in, 4 * READ_CHUNK);
 	for (;;) {
 		size_t want = READ_CHUNK;
 		ssize_t got;
@@ -359,10 +368,10 @@ run(struct receiver *r)
 		if (rc == PROTO_ERR)
 			bad_input(&p);
 		/* Waiting for input: what we have must not wait with us. */
-		flush(r, NULL, 0);
+		flush(r);
 	}
 done:
-	flush(r, NULL, 0);
+	flush(r);
 	buf_free(&in);
 	return DS_EXIT_OK;
 }
@@ -459,9 +468,9 @@ main(int argc, char *argv[])
 
 	memset(&r, 0, sizeof r);
 	r.cfg = &cfg;
-	buf_init(&r.out, (size_t)-1);
+	outq_init(&r.q, 1);
 	/* Room for a full batch up front keeps the per-message path short. */
-	if (buf_reserve(&r.out, FLUSH_AT + 4096) != BUF_OK)
+	if (buf_reserve(&r.q.copy, FLUSH_AT + 4096) != BUF_OK)
 		err_die(DS_EXIT_SYS, "out of memory");
 	if (cfg.command != NULL) {
 		char why[160];
@@ -479,7 +488,7 @@ main(int argc, char *argv[])
 	dying_receiver = &r;
 	err_on_die(flush_on_die);
 	rc = run(&r);
-	buf_free(&r.out);
+	outq_free(&r.q);
 	if (cfg.command != NULL) {
 		svc_env_free(&r.env);
 		buf_free(&r.child_out);

@@ -29,7 +29,7 @@ enum mode { MODE_WHOLE, MODE_LINE, MODE_NUL, MODE_CHUNK };
 
 struct sender {
 	struct buf prefix;       /* "ds1 from=.. to=.. ..." encoded once */
-	struct buf out;          /* frames waiting to be written */
+	struct outq out;         /* frames waiting to be written */
 	struct ident_seq ids;
 	enum mode mode;
 	uint64_t max;            /* body limit */
@@ -45,7 +45,7 @@ flush_on_die(void)
 {
 	/* Frames already made are complete: let them out before we go. */
 	if (dying_sender != NULL)
-		(void)io_flush(1, &dying_sender->out, NULL, 0);
+		(void)outq_flush(&dying_sender->out);
 }
 
 static void
@@ -56,9 +56,9 @@ usage(void)
 }
 
 static void
-flush(struct sender *s, const struct iovec *extra, int n)
+flush(struct sender *s)
 {
-	if (io_flush(1, &s->out, extra, n) < 0)
+	if (outq_flush(&s->out) < 0)
 		err_die_stdout();
 }
 
@@ -69,7 +69,7 @@ put_frame(struct sender *s, const char *body, uint64_t len)
 	size_t idlen;
 	const char *id = ident_seq_next(&s->ids, &idlen);
 
-	int rc = proto_encode_frame(&s->out, buf_head(&s->prefix),
+	int rc = proto_encode_frame(&s->out.copy, buf_head(&s->prefix),
 	    buf_len(&s->prefix), id, idlen, body, len);
 
 	if (rc == PROTO_E_LONG)
@@ -79,32 +79,38 @@ put_frame(struct sender *s, const char *body, uint64_t len)
 		err_die(DS_EXIT_SYS, "out of memory");
 }
 
-/* Send one whole message. */
+/*
+ * Send one whole message.  A large body is queued by pointer, so the
+ * caller must flush before the memory under it changes.
+ */
 static void
 emit(struct sender *s, const char *body, size_t len)
 {
 	if (len >= DIRECT_AT) {
-		struct iovec iov[2];
-
 		put_frame(s, NULL, len);
-		iov[0].iov_base = (void *)body;
-		iov[0].iov_len = len;
-		iov[1].iov_base = "\n";
-		iov[1].iov_len = 1;
-		flush(s, iov, 2);
+		if (outq_borrow(&s->out, body, len) < 0)
+			err_die_stdout();
+		if (outq_copy(&s->out, "\n", 1) < 0)
+			err_die(DS_EXIT_SYS, "out of memory");
 		return;
 	}
 	put_frame(s, body, len);
-	if (buf_len(&s->out) >= FLUSH_AT)
-		flush(s, NULL, 0);
+	if (buf_len(&s->out.copy) >= FLUSH_AT)
+		flush(s);
 }
 
 /* Read more of fd into in; returns the count, 0 at end of file. */
 static size_t
-fill(int fd, const char *name, struct buf *in, size_t want)
+fill(struct sender *s, int fd, const char *name, struct buf *in,
+    size_t want)
 {
 	ssize_t r;
-	int rc = buf_reserve(in, want);
+	int rc;
+
+	/* Bodies queued by pointer live in in, which may now move. */
+	if (s->out.borrowed > 0)
+		flush(s);
+	rc = buf_reserve(in, want);
 
 	if (rc != BUF_OK)
 		err_die(DS_EXIT_SYS, "out of memory");
@@ -127,7 +133,7 @@ send_records(struct sender *s, int fd, const char *name, struct buf *in)
 	while (!eof) {
 		char *p, *end, *hit;
 
-		eof = fill(fd, name, in, READ_CHUNK) == 0;
+		eof = fill(s, fd, name, in, READ_CHUNK) == 0;
 		p = buf_head(in);
 		end = p + buf_len(in);
 		/* Only bytes not searched before need a look. */
@@ -161,25 +167,39 @@ too_long:
 	    (unsigned long long)recno, (unsigned long long)s->max);
 }
 
-/* -b: chunks of at most s->chunk bytes, in constant memory. */
+/*
+ * -b: chunks of at most s->chunk bytes, in constant memory.  Each read
+ * takes what is there, up to a few chunks' worth, so that a live stream
+ * is not held back waiting for a chunk to fill, and so that a fast one
+ * costs few system calls: the chunks of one read go out in one writev.
+ */
 static void
 send_chunks(struct sender *s, int fd, const char *name, struct buf *in)
 {
+	size_t want = s->chunk < READ_CHUNK ? READ_CHUNK - READ_CHUNK %
+	    s->chunk : s->chunk;
+
 	for (;;) {
+		size_t off = 0;
 		ssize_t r;
 
-		if (buf_reserve(in, s->chunk) != BUF_OK)
+		if (buf_reserve(in, want) != BUF_OK)
 			err_die(DS_EXIT_SYS, "out of memory");
-		/*
-		 * Send what one read returns, so that a live stream is not
-		 * held back waiting for a chunk to fill.
-		 */
-		r = io_read_some(fd, buf_tail(in), s->chunk);
+		r = io_read_some(fd, buf_tail(in), want);
 		if (r < 0)
 			err_die(DS_EXIT_SYS, "cannot read %s:", name);
 		if (r == 0)
 			return;
-		emit(s, buf_tail(in), (size_t)r);
+		while (off < (size_t)r) {
+			size_t len = (size_t)r - off;
+
+			if (len > s->chunk)
+				len = (size_t)s->chunk;
+			emit(s, buf_tail(in) + off, len);
+			off += len;
+		}
+		/* The next read reuses the memory under the chunks. */
+		flush(s);
 	}
 }
 
@@ -211,7 +231,7 @@ send_file(struct sender *s, int fd, const char *name, uint64_t size,
 		return;
 	}
 	put_frame(s, NULL, size);
-	flush(s, NULL, 0);
+	flush(s);
 	while (left > 0) {
 		size_t want = left < READ_CHUNK ? (size_t)left : READ_CHUNK;
 		ssize_t r;
@@ -227,7 +247,7 @@ send_file(struct sender *s, int fd, const char *name, uint64_t size,
 			err_die_stdout();
 		left -= (uint64_t)r;
 	}
-	if (buf_append_byte(&s->out, '\n') != BUF_OK)
+	if (outq_copy(&s->out, "\n", 1) < 0)
 		err_die(DS_EXIT_SYS, "out of memory");
 	return;
 changed:
@@ -247,8 +267,8 @@ send_stream(struct sender *s, int fd, const char *name, struct buf *in)
 			err_die(DS_EXIT_DATA, "%s: input exceeds the limit of "
 			    "%llu bytes (raise it with -M, or stream with -b)",
 			    name, (unsigned long long)s->max);
-		if (fill(fd, name, in, room < READ_CHUNK ? room : READ_CHUNK)
-		    == 0)
+		if (fill(s, fd, name, in, room < READ_CHUNK ? room :
+		    READ_CHUNK) == 0)
 			break;
 	}
 	emit(s, buf_head(in), buf_len(in));
@@ -286,6 +306,9 @@ send_fd(struct sender *s, int fd, const char *name)
 			send_stream(s, fd, name, &in);
 		break;
 	}
+	/* Bodies still queued by pointer point into in. */
+	if (s->out.borrowed > 0)
+		flush(s);
 	buf_free(&in);
 }
 
@@ -426,7 +449,7 @@ main(int argc, char *argv[])
 
 	/* No limit here: the encoder itself measures against 4096. */
 	buf_init(&s.prefix, (size_t)-1);
-	buf_init(&s.out, (size_t)-1);
+	outq_init(&s.out, 1);
 	rc = proto_encode_prefix(&s.prefix, &h);
 	/*
 	 * The first id and the shortest len must fit as well.  A header can
@@ -462,8 +485,8 @@ main(int argc, char *argv[])
 			close(fd);
 		}
 	}
-	flush(&s, NULL, 0);
-	buf_free(&s.out);
+	flush(&s);
+	outq_free(&s.out);
 	buf_free(&s.prefix);
 	free(extra);
 	return s.status;

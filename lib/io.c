@@ -126,23 +126,93 @@ io_read_full(int fd, void *p, size_t n)
 	return (ssize_t)got;
 }
 
-int
-io_flush(int fd, struct buf *b, const struct iovec *extra, int n)
+void
+outq_init(struct outq *q, int fd)
 {
-	struct iovec iov[8];
-	int cnt = 0, i;
+	q->fd = fd;
+	buf_init(&q->copy, (size_t)-1);
+	q->mark = 0;
+	q->n = 0;
+	q->borrowed = 0;
+}
 
-	if (n > 7)
-		return -1;
-	if (buf_len(b) > 0) {
-		iov[cnt].iov_base = buf_head(b);
-		iov[cnt++].iov_len = buf_len(b);
+void
+outq_free(struct outq *q)
+{
+	buf_free(&q->copy);
+}
+
+size_t
+outq_pending(const struct outq *q)
+{
+	size_t total = buf_len(&q->copy) - q->mark;
+	int i;
+
+	for (i = 0; i < q->n; i++)
+		total += q->piece[i].len;
+	return total;
+}
+
+int
+outq_copy(struct outq *q, const void *p, size_t n)
+{
+	return buf_append(&q->copy, p, n) == BUF_OK ? 0 : -1;
+}
+
+/* Close the run of copied bytes not yet in piece[] as a piece. */
+static void
+seal(struct outq *q)
+{
+	size_t len = buf_len(&q->copy);
+
+	if (len > q->mark) {
+		struct outq_piece *c = &q->piece[q->n++];
+
+		c->p = NULL;
+		c->off = q->mark;
+		c->len = len - q->mark;
+		q->mark = len;
 	}
-	for (i = 0; i < n; i++)
-		iov[cnt++] = extra[i];
-	if (io_writev_all(fd, iov, cnt) < 0)
+}
+
+int
+outq_borrow(struct outq *q, const void *p, size_t n)
+{
+	struct outq_piece *c;
+
+	if (n == 0)
+		return 0;
+	/* Room for a sealed copy run, this piece, and the run after it. */
+	if (q->n + 3 > OUTQ_PIECES && outq_flush(q) < 0)
 		return -1;
-	buf_clear(b);
+	seal(q);
+	c = &q->piece[q->n++];
+	c->p = p;
+	c->off = 0;
+	c->len = n;
+	q->borrowed++;
+	return 0;
+}
+
+int
+outq_flush(struct outq *q)
+{
+	struct iovec iov[OUTQ_PIECES];
+	int i;
+
+	seal(q);
+	/* The copy buffer may have moved since: offsets make it right. */
+	for (i = 0; i < q->n; i++) {
+		iov[i].iov_base = (void *)(q->piece[i].p != NULL ?
+		    q->piece[i].p : buf_head(&q->copy) + q->piece[i].off);
+		iov[i].iov_len = q->piece[i].len;
+	}
+	if (io_writev_all(q->fd, iov, q->n) < 0)
+		return -1;
+	buf_clear(&q->copy);
+	q->mark = 0;
+	q->n = 0;
+	q->borrowed = 0;
 	return 0;
 }
 

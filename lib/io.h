@@ -35,12 +35,37 @@ ssize_t io_read_full(int fd, void *p, size_t n);
 ssize_t io_read_some(int fd, void *p, size_t n);
 
 /*
- * Write everything queued in b, then the n buffers of extra (which may be
- * NULL), in as few writev(2) calls as the kernel allows, and empty b.
- * Programs queue small frames in b and pass a large body as extra, so
- * that it goes out without being copied.  Returns 0, or -1 with errno.
+ * An output queue that writes with as few writev(2) calls as it can.
+ * Small pieces (headers, short bodies) are copied into q->copy, where an
+ * encoder may also write directly; large bodies are borrowed by pointer,
+ * so they go out without a copy.  A borrowed piece must stay valid until
+ * the next outq_flush(), so a program flushes before it reuses the memory
+ * (before its next read, say).
  */
-int io_flush(int fd, struct buf *b, const struct iovec *extra, int n);
+#define OUTQ_PIECES 64
+struct outq {
+	int fd;
+	struct buf copy;
+	size_t mark;        /* copy bytes before this are in piece[] */
+	int n;
+	int borrowed;       /* how many pieces are borrowed */
+	struct outq_piece {
+		const char *p;  /* borrowed bytes, or NULL for copy bytes */
+		size_t off;     /* for copy bytes: their offset in copy */
+		size_t len;
+	} piece[OUTQ_PIECES];
+};
+
+void outq_init(struct outq *q, int fd);
+void outq_free(struct outq *q);
+/* Bytes waiting, copied or borrowed. */
+size_t outq_pending(const struct outq *q);
+/* Queue n bytes by copying them.  Returns 0, or -1 when memory runs out. */
+int outq_copy(struct outq *q, const void *p, size_t n);
+/* Queue n bytes by pointer.  Returns 0, or -1 with errno from a write. */
+int outq_borrow(struct outq *q, const void *p, size_t n);
+/* Write everything queued.  Returns 0, or -1 with errno. */
+int outq_flush(struct outq *q);
 
 /*
  * Ask the kernel for a larger pipe buffer where it allows that (Linux);

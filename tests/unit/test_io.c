@@ -11,8 +11,6 @@ suite_io(void)
 {
 	enum { N = 1 << 20 };
 	char *out = malloc(N), *in = malloc(N + 1);
-	struct iovec iov[3];
-	struct buf b;
 	int fds[2], i;
 	pid_t pid;
 
@@ -34,26 +32,42 @@ suite_io(void)
 	CHECK(waitpid(pid, &i, 0) == pid && WIFEXITED(i) &&
 	    WEXITSTATUS(i) == 0);
 
-	/* writev of a queue plus extra pieces, in order. */
+	/*
+	 * The output queue: copied and borrowed pieces come out in order,
+	 * also when the copy buffer moves between them and when the pieces
+	 * outnumber one writev.
+	 */
 	CHECK(pipe(fds) == 0);
 	pid = fork();
 	if (pid == 0) {
+		struct outq q;
+		int k, ok = 1;
+
 		close(fds[0]);
-		buf_init(&b, N);
-		buf_append_str(&b, "head:");
-		iov[0].iov_base = out;
-		iov[0].iov_len = N / 2;
-		iov[1].iov_base = "";
-		iov[1].iov_len = 0;
-		iov[2].iov_base = ":tail";
-		iov[2].iov_len = 5;
-		_exit(io_flush(fds[1], &b, iov, 3) == 0 && buf_len(&b) == 0 ?
-		    0 : 1);
+		outq_init(&q, fds[1]);
+		ok &= outq_copy(&q, "head:", 5) == 0;
+		ok &= outq_borrow(&q, out, N / 2) == 0;
+		ok &= outq_borrow(&q, "", 0) == 0;
+		/* Enough copying to move the copy buffer. */
+		for (k = 0; k < 1000; k++)
+			ok &= outq_copy(&q, "0123456789", 10) == 0;
+		for (k = 0; k < 100; k++) {
+			ok &= outq_borrow(&q, "B", 1) == 0;
+			ok &= outq_copy(&q, "c", 1) == 0;
+		}
+		ok &= outq_pending(&q) > 0;
+		ok &= outq_flush(&q) == 0 && outq_pending(&q) == 0;
+		ok &= outq_flush(&q) == 0;
+		outq_free(&q);
+		_exit(ok ? 0 : 1);
 	}
 	close(fds[1]);
-	CHECK(io_read_full(fds[0], in, N) == 5 + N / 2 + 5);
-	CHECK(memcmp(in, "head:", 5) == 0 && memcmp(in + 5, out, N / 2) == 0 &&
-	    memcmp(in + 5 + N / 2, ":tail", 5) == 0);
+	CHECK(io_read_full(fds[0], in, N) == 5 + N / 2 + 10000 + 200);
+	CHECK(memcmp(in, "head:", 5) == 0 && memcmp(in + 5, out, N / 2) == 0);
+	CHECK(memcmp(in + 5 + N / 2, "0123456789", 10) == 0 &&
+	    memcmp(in + 5 + N / 2 + 9990, "0123456789", 10) == 0);
+	CHECK(memcmp(in + 5 + N / 2 + 10000, "BcBc", 4) == 0 &&
+	    memcmp(in + 5 + N / 2 + 10000 + 196, "BcBc", 4) == 0);
 	close(fds[0]);
 	CHECK(waitpid(pid, &i, 0) == pid && WIFEXITED(i) &&
 	    WEXITSTATUS(i) == 0);
