@@ -12,6 +12,7 @@
 #include "../lib/buf.h"
 #include "../lib/child.h"
 #include "../lib/err.h"
+#include "../lib/fmt.h"
 #include "../lib/ident.h"
 #include "../lib/io.h"
 #include "../lib/num.h"
@@ -24,7 +25,6 @@
 enum out_mode { OUT_BODY, OUT_FRAME, OUT_LINE, OUT_NUL, OUT_FORMAT };
 
 #define FLUSH_AT (128 * 1024)
-#define DIRECT_AT (32 * 1024)
 #define READ_CHUNK (256 * 1024)
 
 struct config {
@@ -79,13 +79,8 @@ flush(struct receiver *r)
 static void
 put(struct receiver *r, const void *p, size_t n)
 {
-	if (n >= DIRECT_AT) {
-		if (outq_borrow(&r->q, p, n) < 0)
-			err_die_stdout();
-		return;
-	}
-	if (outq_copy(&r->q, p, n) < 0)
-		err_die(DS_EXIT_SYS, "out of memory");
+	if (outq_put(&r->q, p, n) < 0)
+		err_die_stdout();
 }
 
 /* Put a body and the byte that ends it, in one step when small. */
@@ -94,7 +89,7 @@ put_ended(struct receiver *r, const char *p, size_t n, char end)
 {
 	struct buf *b = &r->q.copy;
 
-	if (n >= DIRECT_AT) {
+	if (n >= OUTQ_BORROW_AT) {
 		put(r, p, n);
 		put(r, &end, 1);
 		return;
@@ -104,113 +99,6 @@ put_ended(struct receiver *r, const char *p, size_t n, char end)
 	memcpy(buf_tail(b), p, n);
 	buf_tail(b)[n] = end;
 	buf_commit(b, n + 1);
-}
-
-/* Put a field's value, percent-decoded. */
-static void
-put_value(struct receiver *r, struct proto_str v)
-{
-	long n;
-
-	if (v.p == NULL)
-		return;
-	if (buf_reserve(&r->q.copy, v.n) != BUF_OK)
-		err_die(DS_EXIT_SYS, "out of memory");
-	n = proto_decode(v.p, v.n, buf_tail(&r->q.copy));
-	if (n > 0)
-		buf_commit(&r->q.copy, (size_t)n);
-}
-
-/*
- * Check a -F format before any input is read, so that a typo is a usage
- * error rather than a failure halfway through a stream.
- */
-static void
-check_format(const char *f)
-{
-	for (; *f != '\0'; f++) {
-		if (*f == '%') {
-			f++;
-			if (*f == '{') {
-				const char *close = strchr(f, '}');
-
-				if (close == NULL || !proto_key_ok(f + 1,
-				    (size_t)(close - f - 1)))
-					err_die(DS_EXIT_USAGE, "-F: %%{ must "
-					    "hold a key and end in }");
-				f = close;
-			} else if (*f == '\0' || strchr("ftirTlbh%", *f) ==
-			    NULL) {
-				err_die(DS_EXIT_USAGE, "-F: unknown "
-				    "conversion %%%c", *f ? *f : ' ');
-			}
-		} else if (*f == '\\') {
-			f++;
-			if (*f == '\0' || strchr("nt0\\", *f) == NULL)
-				err_die(DS_EXIT_USAGE, "-F: unknown escape "
-				    "\\%c", *f ? *f : ' ');
-		}
-	}
-}
-
-static void
-put_format(struct receiver *r, const struct proto_msg *m)
-{
-	const char *f;
-	char num[NUM_U64_MAXLEN];
-
-	for (f = r->cfg->format; *f != '\0'; f++) {
-		if (*f == '\\') {
-			f++;
-			put(r, *f == 'n' ? "\n" : *f == 't' ? "\t" :
-			    *f == '0' ? "" : "\\", 1);
-			continue;
-		}
-		if (*f != '%') {
-			put(r, f, 1);
-			continue;
-		}
-		switch (*++f) {
-		case 'f':
-			put_value(r, proto_get(m, PF_FROM));
-			break;
-		case 't':
-			put_value(r, proto_get(m, PF_TO));
-			break;
-		case 'i':
-			put_value(r, proto_get(m, PF_ID));
-			break;
-		case 'r':
-			put_value(r, proto_get(m, PF_RE));
-			break;
-		case 'T':
-			put_value(r, proto_type(m));
-			break;
-		case 'l':
-			put(r, num, num_fmt_u64(num, m->body_len));
-			break;
-		case 'b':
-			put(r, m->body, (size_t)m->body_len);
-			break;
-		case 'h':
-			put(r, m->frame, m->hdr_len - 1);
-			break;
-		case '%':
-			put(r, "%", 1);
-			break;
-		case '{': {
-			const char *close = strchr(f, '}');
-			char key[PROTO_KEY_MAX + 1];
-			size_t n = (size_t)(close - f - 1);
-
-			memcpy(key, f + 1, n);
-			key[n] = '\0';
-			put_value(r, proto_lookup(m, key));
-			f = close;
-			break;
-		}
-		}
-	}
 }
 
 static int
@@ -304,7 +192,8 @@ handle(struct receiver *r, const struct proto_msg *m)
 			put(r, m->frame, m->frame_len);
 			break;
 		case OUT_FORMAT:
-			put_format(r, m);
+			if (fmt_render(&r->q, cfg->format, m) < 0)
+				err_die_stdout();
 			break;
 		}
 	}
@@ -463,8 +352,12 @@ main(int argc, char *argv[])
 		err_warn("-N names the service of -e");
 		usage();
 	}
-	if (cfg.mode == OUT_FORMAT)
-		check_format(cfg.format);
+	if (cfg.mode == OUT_FORMAT) {
+		char why[80];
+
+		if (fmt_check(cfg.format, why, sizeof why) < 0)
+			err_die(DS_EXIT_USAGE, "-F: %s", why);
+	}
 
 	memset(&r, 0, sizeof r);
 	r.cfg = &cfg;

@@ -23,8 +23,6 @@ enum mode { MODE_WHOLE, MODE_LINE, MODE_NUL, MODE_CHUNK };
 
 /* Frames are queued and written once this much is waiting. */
 #define FLUSH_AT (128 * 1024)
-/* Bodies at least this big go out by writev instead of being copied. */
-#define DIRECT_AT (32 * 1024)
 #define READ_CHUNK (256 * 1024)
 
 struct sender {
@@ -86,7 +84,7 @@ put_frame(struct sender *s, const char *body, uint64_t len)
 static void
 emit(struct sender *s, const char *body, size_t len)
 {
-	if (len >= DIRECT_AT) {
+	if (len >= OUTQ_BORROW_AT) {
 		put_frame(s, NULL, len);
 		if (outq_borrow(&s->out, body, len) < 0)
 			err_die_stdout();
@@ -217,7 +215,7 @@ send_file(struct sender *s, int fd, const char *name, uint64_t size,
 		err_die(DS_EXIT_DATA, "%s: %llu bytes exceeds the limit of "
 		    "%llu (raise it with -M, or stream with -b)", name,
 		    (unsigned long long)size, (unsigned long long)s->max);
-	if (size < DIRECT_AT) {
+	if (size < OUTQ_BORROW_AT) {
 		ssize_t r;
 
 		if (buf_reserve(in, (size_t)size) != BUF_OK)

@@ -195,6 +195,18 @@ outq_borrow(struct outq *q, const void *p, size_t n)
 }
 
 int
+outq_put(struct outq *q, const void *p, size_t n)
+{
+	if (n >= OUTQ_BORROW_AT)
+		return outq_borrow(q, p, n);
+	if (outq_copy(q, p, n) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+int
 outq_flush(struct outq *q)
 {
 	struct iovec iov[OUTQ_PIECES];

@@ -64,6 +64,12 @@ size_t outq_pending(const struct outq *q);
 int outq_copy(struct outq *q, const void *p, size_t n);
 /* Queue n bytes by pointer.  Returns 0, or -1 with errno from a write. */
 int outq_borrow(struct outq *q, const void *p, size_t n);
+/*
+ * Queue n bytes, borrowed when they are at least OUTQ_BORROW_AT bytes and
+ * so worth the writev entry, else copied.  0, or -1 with errno.
+ */
+#define OUTQ_BORROW_AT (32 * 1024)
+int outq_put(struct outq *q, const void *p, size_t n);
 /* Write everything queued.  Returns 0, or -1 with errno. */
 int outq_flush(struct outq *q);
 

@@ -28,5 +28,6 @@ void suite_ident(void);
 void suite_io(void);
 void suite_child(void);
 void suite_svc(void);
+void suite_fmt(void);
 
 #endif
