@@ -15,6 +15,7 @@
 #include "../lib/io.h"
 #include "../lib/num.h"
 #include "../lib/proto.h"
+#include "../lib/rec.h"
 
 #define USAGE "usage: dssend -t to [-f from] [-T type] [-i id] [-r re] " \
 	"[-H key=value]... [-l | -0 | -b size] [-M max] [file ...]"
@@ -119,50 +120,31 @@ fill(struct sender *s, int fd, const char *name, struct buf *in,
 	return (size_t)r;
 }
 
-/* -l and -0: one message per record that ends in sep. */
+/* -l and -0: one message per record that ends in a newline or a NUL. */
 static void
-send_records(struct sender *s, int fd, const char *name, struct buf *in)
+send_records(struct sender *s, int fd, const char *name)
 {
-	char sep = s->mode == MODE_LINE ? '\n' : '\0';
-	uint64_t recno = 0;
-	size_t scanned = 0;
-	int eof = 0;
+	struct rec in;
+	const char *p;
+	size_t n;
+	int rc;
 
-	while (!eof) {
-		char *p, *end, *hit;
-
-		eof = fill(s, fd, name, in, READ_CHUNK) == 0;
-		p = buf_head(in);
-		end = p + buf_len(in);
-		/* Only bytes not searched before need a look. */
-		while ((hit = memchr(p + scanned, sep,
-		    (size_t)(end - p) - scanned)) != NULL) {
-			size_t len = (size_t)(hit - p);
-
-			recno++;
-			if (len > s->max)
-				goto too_long;
-			emit(s, p, len);
-			p = hit + 1;
-			scanned = 0;
-		}
-		scanned = (size_t)(end - p);
-		buf_consume(in, (size_t)(p - buf_head(in)));
-		if (scanned > s->max) {
-			recno++;
-			goto too_long;
-		}
+	rec_init(&in, fd, s->mode == MODE_LINE ? '\n' : '\0', (size_t)s->max);
+	while ((rc = rec_next(&in, &p, &n)) == REC_OK) {
+		emit(s, p, n);
+		/* A long record went by pointer; the next read may move it. */
+		if (s->out.borrowed > 0)
+			flush(s);
 	}
-	/* A last record without its terminator is still a record. */
-	if (buf_len(in) > 0)
-		emit(s, buf_head(in), buf_len(in));
-	buf_clear(in);
-	return;
-too_long:
-	err_die(DS_EXIT_DATA, "%s: %s %llu is longer than the limit of "
-	    "%llu bytes (raise it with -M)", name,
-	    s->mode == MODE_LINE ? "line" : "record",
-	    (unsigned long long)recno, (unsigned long long)s->max);
+	if (rc == REC_LONG)
+		err_die(DS_EXIT_DATA, "%s: %s %llu is longer than the limit "
+		    "of %llu bytes (raise it with -M)", name,
+		    s->mode == MODE_LINE ? "line" : "record",
+		    (unsigned long long)in.count + 1,
+		    (unsigned long long)s->max);
+	if (rc == REC_SYS)
+		err_die(DS_EXIT_SYS, "cannot read %s:", name);
+	rec_free(&in);
 }
 
 /*
@@ -284,7 +266,7 @@ send_fd(struct sender *s, int fd, const char *name)
 	switch (s->mode) {
 	case MODE_LINE:
 	case MODE_NUL:
-		send_records(s, fd, name, &in);
+		send_records(s, fd, name);
 		break;
 	case MODE_CHUNK:
 		send_chunks(s, fd, name, &in);

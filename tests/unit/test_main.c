@@ -28,7 +28,7 @@ main(void)
 		{ "addr", suite_addr }, { "proto", suite_proto },
 		{ "encode", suite_encode }, { "ident", suite_ident },
 		{ "io", suite_io }, { "child", suite_child },
-		{ "svc", suite_svc }, { "fmt", suite_fmt },
+		{ "svc", suite_svc }, { "fmt", suite_fmt }, { "rec", suite_rec },
 	};
 	size_t i;
 

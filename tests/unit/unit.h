@@ -29,5 +29,6 @@ void suite_io(void);
 void suite_child(void);
 void suite_svc(void);
 void suite_fmt(void);
+void suite_rec(void);
 
 #endif
