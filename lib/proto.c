@@ -596,6 +596,8 @@ proto_parse(struct proto_parser *p, const char *buf, size_t n)
 
 	e.msg = p->err;
 	e.msglen = sizeof p->err;
+	if (n == 0)
+		return PROTO_MORE;  /* and buf may be NULL */
 	/*
 	 * A header that ends where the last one ended, and matches it in
 	 * shape, needs no search for its LF: same_shape() accepts only

@@ -42,7 +42,8 @@ rec_next(struct rec *r, const char **p, size_t *n)
 		ssize_t got;
 
 		/* Only bytes not searched before need a look. */
-		hit = memchr(head + r->scanned, r->sep, len - r->scanned);
+		hit = len > r->scanned ? memchr(head + r->scanned, r->sep,
+		    len - r->scanned) : NULL;
 		if (hit != NULL || (r->eof && len > 0)) {
 			size_t rlen = hit != NULL ? (size_t)(hit - head) : len;
 
