@@ -1,0 +1,96 @@
+#!/bin/sh
+# The whole test suite, as `make check` runs it (see tests/README.md).
+# Every step runs even when one before it failed, so that one run shows
+# everything that is wrong; the last line counts the checks:
+#   N passed, N failed
+# and the exit status is 1 when anything failed.
+set -u
+
+MAKE=${MAKE:-make}
+SAN_FLAGS=${SAN_FLAGS:--O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ds-check.XXXXXX") || exit 3
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+passed=0
+failed=0
+failures=
+
+# run NAME CMD...: run CMD, showing its output as it comes; its output is
+# kept in $tmp/out and its status in $rc.
+run() {
+	name=$1
+	shift
+	echo "== $name"
+	{ "$@" 2>&1; echo $? >"$tmp/rc"; } | tee "$tmp/out"
+	rc=$(cat "$tmp/rc")
+}
+
+# tally NAME PASSED FAILED: add a step's counts; a step that failed but
+# counted no failure still counts as one.
+tally() {
+	p=$2 f=$3
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if [ "$f" -gt 0 ]; then
+		failures="$failures $1"
+	fi
+}
+
+# A step that is one check: it passes or it fails.
+one() {
+	run "$@"
+	if [ "$rc" -eq 0 ]; then tally "$1" 1 0; else tally "$1" 0 1; fi
+}
+
+# A C unit-test binary, which closes with "N passed, N failed".
+unit() {
+	run "$@"
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$tmp/out" | tail -n 1)
+	if [ -n "$line" ]; then
+		p=${line%% passed*}
+		f=${line#*, }
+		f=${f%% failed}
+	else
+		# It died before its closing line.
+		p=0 f=1
+	fi
+	tally "$1" "$p" "$f"
+}
+
+# A bats run in TAP form: each test is one check.
+suite() {
+	run "$@"
+	tally "$1" "$(grep -c '^ok ' "$tmp/out")" "$(grep -c '^not ok ' "$tmp/out")"
+}
+
+one deps sh tests/deps.sh
+if [ "$rc" -ne 0 ]; then
+	echo "$passed passed, $failed failed"
+	exit 1
+fi
+unit unit build/tests/unit
+one lint "$MAKE" --no-print-directory lint
+one asan-build "$MAKE" --no-print-directory O=build/asan \
+    CFLAGS="$SAN_FLAGS" LDFLAGS="$SAN_FLAGS" all build/asan/tests/unit
+if [ "$rc" -eq 0 ]; then
+	unit unit-asan env ASAN_OPTIONS=detect_leaks=1 \
+	    UBSAN_OPTIONS=halt_on_error=1 build/asan/tests/unit
+fi
+suite bats bats --tap tests
+if [ -x build/asan/bin/dsrecv ]; then
+	suite bats-asan env DS_BIN="$PWD/build/asan/bin" \
+	    ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1 \
+	    bats --tap tests
+fi
+one fuzz-smoke sh tests/fuzz/smoke.sh
+
+if [ "$failed" -gt 0 ]; then
+	echo "check: failed:$failures"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
