@@ -67,10 +67,10 @@ put_frame(struct sender *s, const char *body, uint64_t len)
 {
 	size_t idlen;
 	const char *id = ident_seq_next(&s->ids, &idlen);
+	int rc;
 
-	int rc = proto_encode_frame(&s->out.copy, buf_head(&s->prefix),
+	rc = proto_encode_frame(&s->out.copy, buf_head(&s->prefix),
 	    buf_len(&s->prefix), id, idlen, body, len);
-
 	if (rc == PROTO_E_LONG)
 		err_die(DS_EXIT_DATA, "id %s: the header would be longer than "
 		    "%d bytes", id, PROTO_HDR_MAX);
@@ -110,7 +110,6 @@ fill(struct sender *s, int fd, const char *name, struct buf *in,
 	if (s->out.borrowed > 0)
 		flush(s);
 	rc = buf_reserve(in, want);
-
 	if (rc != BUF_OK)
 		err_die(DS_EXIT_SYS, "out of memory");
 	r = io_read_some(fd, buf_tail(in), want);
