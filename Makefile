@@ -35,7 +35,15 @@ SECONDS ?= 60
 
 all: $(BINS)
 
-$(O)/lib/%.o: lib/%.c $(LIB_HDR)
+# The compiler and flags a tree was built with: when they change (another
+# CC, a sanitizer build into the same O), everything is built again rather
+# than mixed with objects made the other way.
+FLAGS_NOW = $(CC) $(ALL_CFLAGS) $(LDFLAGS) $(LDLIBS)
+$(O)/.flags: FORCE
+	@mkdir -p $(O)
+	@echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' > $@
+
+$(O)/lib/%.o: lib/%.c $(LIB_HDR) $(O)/.flags
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -43,7 +51,7 @@ $(O)/lib/libds.a: $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $(LIB_OBJ)
 
-$(O)/bin/%: bin/%.c $(O)/lib/libds.a $(LIB_HDR)
+$(O)/bin/%: bin/%.c $(O)/lib/libds.a $(LIB_HDR) $(O)/.flags
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(O)/lib/libds.a $(LDLIBS)
 
@@ -89,4 +97,5 @@ uninstall:
 clean:
 	rm -rf build
 
-.PHONY: all check unit lint fuzz bench demo install uninstall clean
+.PHONY: all check unit lint fuzz bench demo install uninstall clean FORCE
+FORCE:
