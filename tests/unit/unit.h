@@ -30,5 +30,6 @@ void suite_child(void);
 void suite_svc(void);
 void suite_fmt(void);
 void suite_rec(void);
+void suite_hmac(void);
 
 #endif
