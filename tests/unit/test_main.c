@@ -29,7 +29,7 @@ main(void)
 		{ "encode", suite_encode }, { "ident", suite_ident },
 		{ "io", suite_io }, { "child", suite_child },
 		{ "svc", suite_svc }, { "fmt", suite_fmt }, { "rec", suite_rec },
-		{ "hmac", suite_hmac },
+		{ "hmac", suite_hmac }, { "net", suite_net },
 	};
 	size_t i;
 

@@ -31,5 +31,6 @@ void suite_svc(void);
 void suite_fmt(void);
 void suite_rec(void);
 void suite_hmac(void);
+void suite_net(void);
 
 #endif
