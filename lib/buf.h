@@ -28,14 +28,21 @@ void buf_free(struct buf *b);
 
 /* Bytes waiting to be consumed, and where they start. */
 static inline size_t buf_len(const struct buf *b) { return b->end - b->start; }
-static inline char *buf_head(const struct buf *b) { return b->data + b->start; }
+/* An empty buffer may have no memory yet: no arithmetic on NULL. */
+static inline char *buf_head(const struct buf *b)
+{
+	return b->data != NULL ? b->data + b->start : NULL;
+}
 
 /*
  * Make room for n more bytes after the end; compacts or grows.  On BUF_OK,
  * buf_tail() has at least n writable bytes; commit them with buf_commit().
  */
 int buf_reserve(struct buf *b, size_t n);
-static inline char *buf_tail(const struct buf *b) { return b->data + b->end; }
+static inline char *buf_tail(const struct buf *b)
+{
+	return b->data != NULL ? b->data + b->end : NULL;
+}
 static inline size_t buf_room(const struct buf *b) { return b->cap - b->end; }
 void buf_commit(struct buf *b, size_t n);
 

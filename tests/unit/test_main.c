@@ -30,6 +30,7 @@ main(void)
 		{ "io", suite_io }, { "child", suite_child },
 		{ "svc", suite_svc }, { "fmt", suite_fmt }, { "rec", suite_rec },
 		{ "hmac", suite_hmac }, { "net", suite_net },
+		{ "loop", suite_loop },
 	};
 	size_t i;
 

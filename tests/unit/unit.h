@@ -32,5 +32,6 @@ void suite_fmt(void);
 void suite_rec(void);
 void suite_hmac(void);
 void suite_net(void);
+void suite_loop(void);
 
 #endif
