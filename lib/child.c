@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
+
 static void
 close_pair(int p[2])
 {
@@ -98,15 +100,6 @@ child_decode_status(int wstatus, struct child_result *r)
 	}
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Read what is there into b; past its limit, read and drop.  1 at EOF. */
 static int
 drain(int fd, struct buf *b, int *overflow)
@@ -149,7 +142,7 @@ child_run(const char *cmd, char *const envp[], const void *in,
     struct child_result *r)
 {
 	const char *inp = in;
-	long long deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : 0;
+	long long deadline = timeout_ms >= 0 ? io_now_ms() + timeout_ms : 0;
 	struct child c;
 	int wstatus;
 
@@ -177,7 +170,7 @@ child_run(const char *cmd, char *const envp[], const void *in,
 			p[np++].events = POLLIN;
 		}
 		if (timeout_ms >= 0) {
-			long long left = deadline - now_ms();
+			long long left = deadline - io_now_ms();
 
 			if (left <= 0) {
 				kill(c.pid, SIGKILL);

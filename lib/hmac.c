@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "num.h"
+
 /*
  * The first 32 bits of the fractional parts of the cube roots of the
  * first 64 primes (FIPS 180-4, 4.2.2).
@@ -271,19 +273,6 @@ hmac_hex(const unsigned char *mac, size_t n, char *dst)
 	dst[2 * n] = '\0';
 }
 
-/* The value of one hex digit, or -1. */
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 hmac_unhex(const char *src, size_t srclen, unsigned char *dst,
     size_t dstlen)
@@ -294,8 +283,8 @@ hmac_unhex(const char *src, size_t srclen, unsigned char *dst,
 	if (srclen % 2 != 0 || srclen / 2 != dstlen)
 		return -1;
 	for (i = 0; i < dstlen; i++) {
-		int hi = hexval((unsigned char)src[2 * i]);
-		int lo = hexval((unsigned char)src[2 * i + 1]);
+		int hi = num_hexval((unsigned char)src[2 * i]);
+		int lo = num_hexval((unsigned char)src[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;

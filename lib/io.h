@@ -34,6 +34,9 @@ ssize_t io_read_full(int fd, void *p, size_t n);
 /* One read(2) that retries on EINTR and waits out EAGAIN. */
 ssize_t io_read_some(int fd, void *p, size_t n);
 
+/* Milliseconds on the monotonic clock, for deadlines. */
+long long io_now_ms(void);
+
 /*
  * An output queue that writes with as few writev(2) calls as it can.
  * Small pieces (headers, short bodies) are copied into q->copy, where an

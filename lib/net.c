@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "io.h"
 #include "num.h"
 
 #if defined(__linux__) && defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
@@ -443,15 +444,6 @@ net_accept(int lfd, char *peer, size_t n, char *err, size_t errlen)
 	return fd;
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Milliseconds to the deadline for poll(2): -1 for none, never below 0. */
 static int
 remaining(long long deadline)
@@ -460,7 +452,7 @@ remaining(long long deadline)
 
 	if (deadline < 0)
 		return -1;
-	left = deadline - now_ms();
+	left = deadline - io_now_ms();
 	if (left <= 0)
 		return 0;
 	return left > INT_MAX ? INT_MAX : (int)left;
@@ -553,7 +545,7 @@ fail:
 int
 net_dial(const struct addr *a, int timeout_ms, char *err, size_t errlen)
 {
-	long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	long long deadline = timeout_ms < 0 ? -1 : io_now_ms() + timeout_ms;
 	struct addrinfo *res, *ai;
 	int fd = -1, e = ECONNREFUSED;
 

@@ -72,6 +72,18 @@ num_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return NUM_OK;
 }
 
+int
+num_hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 const char *
 num_strerror(int code)
 {

@@ -34,6 +34,9 @@ int num_parse_u64(const char *s, size_t n, uint64_t max, int flags,
  */
 int num_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/* The value of one hex digit (either case), or -1. */
+int num_hexval(unsigned char c);
+
 /* A short English reason for a NUM_* code, for diagnostics. */
 const char *num_strerror(int code);
 

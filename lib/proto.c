@@ -786,18 +786,6 @@ proto_str_eq(struct proto_str s, const char *lit)
 	return s.p != NULL && s.n == n && memcmp(s.p, lit, n) == 0;
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 long
 proto_decode(const char *s, size_t n, char *dst)
 {
@@ -809,8 +797,8 @@ proto_decode(const char *s, size_t n, char *dst)
 
 			if (i + 2 >= n)
 				return -1;
-			hi = hexval((unsigned char)s[i + 1]);
-			lo = hexval((unsigned char)s[i + 2]);
+			hi = num_hexval((unsigned char)s[i + 1]);
+			lo = num_hexval((unsigned char)s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			dst[o++] = (char)(hi << 4 | lo);
