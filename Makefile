@@ -18,11 +18,11 @@ LDLIBS ?=
 # beside the normal one: make O=build/asan CFLAGS='-O1 -g -fsanitize=...'
 O ?= build
 
-LIB_MODS = err num buf io addr proto ident child svc fmt rec hmac net loop
+LIB_MODS = err num buf io addr proto ident child svc fmt rec hmac net loop auth runner client relay hub
 LIB_SRC = $(LIB_MODS:%=lib/%.c)
 LIB_HDR = $(LIB_MODS:%=lib/%.h)
 LIB_OBJ = $(LIB_MODS:%=$(O)/lib/%.o)
-PROGS = dssend dsrecv
+PROGS = dssend dsrecv dsd dsctl
 BINS = $(PROGS:%=$(O)/bin/%)
 MAN1 = $(PROGS:%=man/%.1)
 MAN7 = man/dsproto.7
@@ -70,15 +70,20 @@ unit: $(O)/tests/unit
 lint:
 	mandoc -T lint -W warning $(MAN1) $(MAN7)
 
-# New inputs go to build/fuzz/corpus; the seeds in tests/fuzz/corpus stay
-# as they are, and a crash is saved under build/fuzz/.
+# make fuzz [FUZZ=proto|hub] [SECONDS=n].  New inputs go to
+# build/fuzz/FUZZ-corpus; the seeds in tests/fuzz stay as they are, and a
+# crash is saved under build/fuzz/.
+FUZZ ?= proto
+FUZZ_SEEDS_proto = tests/fuzz/corpus
+FUZZ_SEEDS_hub = tests/fuzz/hub-corpus
 fuzz:
-	@mkdir -p build/fuzz/corpus
-	clang $(CPPFLAGS_DS) $(WARN) $(FUZZ_FLAGS) -o build/fuzz/fuzz_proto tests/fuzz/fuzz_proto.c $(LIB_SRC)
-	build/fuzz/fuzz_proto -max_total_time=$(SECONDS) -max_len=8192 -artifact_prefix=build/fuzz/ build/fuzz/corpus tests/fuzz/corpus
+	@mkdir -p build/fuzz/$(FUZZ)-corpus
+	clang $(CPPFLAGS_DS) $(WARN) $(FUZZ_FLAGS) -o build/fuzz/fuzz_$(FUZZ) tests/fuzz/fuzz_$(FUZZ).c $(LIB_SRC)
+	build/fuzz/fuzz_$(FUZZ) -max_total_time=$(SECONDS) -max_len=8192 -artifact_prefix=build/fuzz/ build/fuzz/$(FUZZ)-corpus $(FUZZ_SEEDS_$(FUZZ))
 
 bench: all
 	sh bench/framers.sh
+	sh bench/hub.sh
 
 demo: all
 	sh examples/demo.sh

@@ -1,21 +1,34 @@
 #!/bin/sh
-# A short, narrated tour of dssend and dsrecv: A asks B to do some work,
-# and B answers, all through plain Unix pipes.  Run it with `make demo`.
+# A short, narrated tour: first the seed's example through a hub (dsd),
+# where node A serves sort and node B serves sum and each asks the other;
+# then the same kind of request and reply through plain Unix pipes, with
+# no hub at all.  Run it with `make demo`.
 set -eu
 
 # Use the programs of this checkout, whatever the caller's PATH holds.
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$here/../build/bin
-if [ ! -x "$bin/dssend" ] || [ ! -x "$bin/dsrecv" ]; then
-	echo "demo: $bin has no dssend or dsrecv: run make first" >&2
-	exit 1
-fi
+for p in dssend dsrecv dsd dsctl; do
+	if [ ! -x "$bin/$p" ]; then
+		echo "demo: $bin has no $p: run make first" >&2
+		exit 1
+	fi
+done
 PATH=$bin:$PATH
 export PATH
 unset DS_NAME
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ds-demo.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+pids=
+# Every process the demo starts is stopped, however it ends.
+cleanup() {
+	for p in $pids; do
+		kill "$p" 2>/dev/null || :
+	done
+	wait 2>/dev/null || :
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -56,8 +69,62 @@ ask() {
 	sed 's/^/    /' "$tmp/answer"
 }
 
-say "ds demo: programs that talk in messages, through plain Unix pipes."
+
+# run COMMAND: show COMMAND and start it in the background.
+run() {
+	printf '    $ %s &\n' "$1"
+	eval "$1 &"
+	pids="$pids $!"
+}
+
+# show COMMAND: show COMMAND, run it, and indent what it prints.
+show() {
+	printf '    $ %s\n' "$1"
+	eval "$1" | sed 's/^/    /'
+}
+
+# until_names N: wait, for at most 5 s, until the hub holds N names.
+until_names() {
+	i=0
+	while [ "$(dsctl -c "$hub" names 2>/dev/null | wc -l)" -lt "$1" ]; do
+		i=$((i + 1))
+		if [ "$i" -gt 100 ]; then
+			echo "demo: the hub did not see every node in 5 s" >&2
+			cat "$tmp/dsd.log" >&2
+			exit 1
+		fi
+		sleep 0.05
+	done
+}
+
+say "ds demo: programs that talk in messages."
 say "Lines starting with \$ are commands; lines marked | are bytes on the wire."
+say "" "== Part 1: a hub, and two nodes that serve each other" ""
+# Short relative paths read better; the directory is a fresh temporary one.
+cd "$tmp"
+hub=hub.sock
+ctl=hub.ctl
+say "The hub routes messages by name. It listens on a Unix socket here:"
+run "dsd -l $hub -C $ctl 2>dsd.log"
+say "" "Node A serves sort, and node B serves sum, each with a plain command:"
+run "dsrecv -c $hub -N sort -e 'sort -n'"
+run "dsrecv -c $hub -N sum -e 'tr \" \" \"\\n\" | paste -sd+ - | bc'"
+until_names 2
+say "" "The hub now knows both names (and the number of holders of each):"
+show "dsctl -c $hub names"
+say "" "== A asks B for a sum" ""
+show "dsctl -c $hub call sum 1 2 3 4 5 6 7 8 9 10"
+say "" "== B asks A to sort a list" ""
+show "printf '42\\n7\\n19\\n3\\n' | dsctl -c $hub call sort"
+say "" "== What the hub counted" ""
+show "dsctl -c $hub stats | grep -E '^(connections|msgs_in|msgs_out)\\s'"
+say "" "A message to a name nobody holds is answered with an error, and dsctl"
+say "exits 1:"
+show "dsctl -c $hub call nobody hello 2>&1 || echo \"exit status \$?\""
+say "" "The control socket (mode 0600) takes privileged commands:"
+show "dsctl -c $ctl shutdown"
+
+say "" "== Part 2: the same requests through plain pipes, with no hub" ""
 
 ask 1 "sum these numbers: 1 2 3 4" \
 	'1 2 3 4

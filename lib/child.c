@@ -32,8 +32,9 @@ parent_end(int fd)
 	return 0;
 }
 
-int
-child_spawn(struct child *c, const char *cmd, char *const envp[])
+/* Both spawners: group says whether the child leads a process group. */
+static int
+spawn(struct child *c, const char *cmd, char *const envp[], int group)
 {
 	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
 	int saved;
@@ -50,6 +51,12 @@ child_spawn(struct child *c, const char *cmd, char *const envp[])
 	if (pid == 0) {
 		char *argv[4];
 
+		/*
+		 * Both sides set the group, so that it is in place whichever
+		 * runs first: before exec here, before any kill there.
+		 */
+		if (group && setpgid(0, 0) < 0)
+			_exit(126);
 		argv[0] = "sh";
 		argv[1] = "-c";
 		argv[2] = (char *)cmd;
@@ -68,6 +75,9 @@ child_spawn(struct child *c, const char *cmd, char *const envp[])
 		execve("/bin/sh", argv, envp);
 		_exit(127);
 	}
+	/* EACCES here means the child has already exec'd, after its own. */
+	if (group)
+		(void)setpgid(pid, pid);
 	close(pin[0]);
 	close(pout[1]);
 	close(perr[1]);
@@ -83,6 +93,18 @@ fail:
 	close_pair(perr);
 	errno = saved;
 	return -1;
+}
+
+int
+child_spawn(struct child *c, const char *cmd, char *const envp[])
+{
+	return spawn(c, cmd, envp, 0);
+}
+
+int
+child_spawn_group(struct child *c, const char *cmd, char *const envp[])
+{
+	return spawn(c, cmd, envp, 1);
 }
 
 void

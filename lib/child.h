@@ -34,6 +34,14 @@ struct child {
  */
 int child_spawn(struct child *c, const char *cmd, char *const envp[]);
 
+/*
+ * The same, but the child leads a new process group of its own (its
+ * group id is its pid), so that kill(-pid, sig) reaches whatever it
+ * starts too, such as a "sleep" that would hold its pipes open.  The
+ * runner spawns this way.
+ */
+int child_spawn_group(struct child *c, const char *cmd, char *const envp[]);
+
 struct child_result {
 	int status;         /* exit status, or 128 + signal number */
 	int signaled;       /* it died of a signal (signal = status - 128) */

@@ -73,6 +73,38 @@ num_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 }
 
 int
+num_parse_seconds(const char *s, uint64_t max_ms, uint64_t *ms)
+{
+	const char *dot = strchr(s, '.');
+	size_t whole = dot != NULL ? (size_t)(dot - s) : strlen(s);
+	uint64_t sec, frac = 0;
+	size_t i, nfrac = 0;
+	int rc;
+
+	if (whole == 0 && dot == NULL)
+		return NUM_EMPTY;
+	if (whole == 0)
+		sec = 0;
+	else if ((rc = num_parse_u64(s, whole, max_ms / 1000, 0, &sec)) !=
+	    NUM_OK)
+		return rc;
+	if (dot != NULL) {
+		nfrac = strlen(dot + 1);
+		if (nfrac == 0 || nfrac > 3)
+			return NUM_SYNTAX;
+		if ((rc = num_parse_u64(dot + 1, nfrac, 999, 0, &frac)) !=
+		    NUM_OK)
+			return rc;
+		for (i = nfrac; i < 3; i++)
+			frac *= 10;
+	}
+	if (sec * 1000 + frac > max_ms)
+		return NUM_RANGE;
+	*ms = sec * 1000 + frac;
+	return NUM_OK;
+}
+
+int
 num_hexval(unsigned char c)
 {
 	if (c >= '0' && c <= '9')

@@ -37,6 +37,12 @@ int num_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* The value of one hex digit (either case), or -1. */
 int num_hexval(unsigned char c);
 
+/*
+ * Parse a duration in seconds, "30", "0.5" or "2.25" (at most three
+ * decimals), into milliseconds, at most max_ms.  A NUM_* code.
+ */
+int num_parse_seconds(const char *s, uint64_t max_ms, uint64_t *ms);
+
 /* A short English reason for a NUM_* code, for diagnostics. */
 const char *num_strerror(int code);
 

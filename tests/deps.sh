@@ -6,6 +6,7 @@
 # Quiet when everything is present.
 
 SSHD=/usr/sbin/sshd
+INETD=/usr/sbin/inetd
 
 missing=
 
@@ -62,6 +63,12 @@ check() {
 	have socat || need socat
 	have nc || need netcat-openbsd
 	have bc || need bc
+	# tests/activation.bats: dsd started by systemd (stood in for by
+	# systemd-socket-activate), tcpserver and inetd.
+	have systemd-socket-activate || need systemd
+	have systemd-analyze || need systemd
+	have tcpserver || need ucspi-tcp
+	[ -x "$INETD" ] || need openbsd-inetd
 	have cmp || need diffutils
 	have od || need coreutils
 	have timeout || need coreutils

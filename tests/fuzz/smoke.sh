@@ -1,11 +1,12 @@
 #!/bin/sh
-# A short fuzz run of the ds1 parser and encoder, for `make check`.
+# A short fuzz run of each fuzz target, for `make check`: fuzz_proto (the
+# ds1 parser and encoder) and fuzz_hub (the hub, fed hostile clients).
 #
-# It builds tests/fuzz/fuzz_proto.c as the Makefile's fuzz target does and
-# runs it for about SMOKE_SECONDS (default 20) on a copy of the seed corpus,
-# so the inputs it finds never land in the source tree.  A crash fails the
-# check; the input that caused it is kept in build/fuzz/ for `fuzz_proto
-# FILE` to replay.  Without clang it says so and passes, since only clang
+# It builds tests/fuzz/fuzz_NAME.c as the Makefile's fuzz target does and
+# runs it for about SMOKE_SECONDS (default 20; the hub gets half) on a copy
+# of its seed corpus, so the inputs it finds never land in the source tree.
+# A crash fails the check; the input that caused it is kept in build/fuzz/
+# for `fuzz_NAME FILE` to replay.  Without clang it says so and passes, since only clang
 # has libFuzzer (tests/deps.sh installs it where it can).
 #
 # Run it from the top of the repository.
@@ -36,50 +37,59 @@ count() {
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ds-fuzz.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' HUP INT TERM
-
 mkdir -p build/fuzz || exit 1
-# shellcheck disable=SC2086 # flags and src are word lists on purpose
-if ! clang $flags -o build/fuzz/fuzz_proto tests/fuzz/fuzz_proto.c $src \
-    >"$tmp/cc.log" 2>&1; then
-	cat "$tmp/cc.log" >&2
-	echo "fuzz smoke: FAILED: cannot build build/fuzz/fuzz_proto" >&2
-	exit 1
-fi
-if [ -s "$tmp/cc.log" ]; then
-	cat "$tmp/cc.log" >&2
-	echo "fuzz smoke: FAILED: build/fuzz/fuzz_proto builds with warnings" >&2
-	exit 1
-fi
 
-mkdir "$tmp/corpus" "$tmp/crash" || exit 1
-cp tests/fuzz/corpus/* "$tmp/corpus/" || exit 1
-seeds=$(count "$tmp/corpus")
-
-build/fuzz/fuzz_proto -max_total_time="$seconds" -max_len=8192 -timeout=10 \
-    -artifact_prefix="$tmp/crash/" -print_final_stats=1 "$tmp/corpus" \
-    >"$tmp/fuzz.log" 2>&1
-status=$?
-
-runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$tmp/fuzz.log")
-found=$(count "$tmp/corpus")
-crash=
-for f in "$tmp/crash"/*; do
-	[ -e "$f" ] && crash=${f##*/}
-	break
-done
-if [ "$status" -ne 0 ] || [ -n "$crash" ]; then
-	# The reason (a failed check or a sanitizer report) and the input.
-	grep -E 'check failed|ERROR:|runtime error|SUMMARY' "$tmp/fuzz.log" \
-	    | head -n 5 >&2
-	if [ -n "$crash" ]; then
-		cp "$tmp/crash/$crash" "build/fuzz/$crash"
-		echo "fuzz smoke: FAILED: the input is in build/fuzz/$crash;" \
-		    "replay it with build/fuzz/fuzz_proto build/fuzz/$crash" >&2
-	else
-		tail -n 20 "$tmp/fuzz.log" >&2
-		echo "fuzz smoke: FAILED: fuzz_proto exited with status $status" >&2
+# smoke NAME SEEDS SECONDS: build fuzz_NAME and run it; 1 on any failure.
+smoke() {
+	name=$1 seeddir=$2 secs=$3 bin=build/fuzz/fuzz_$1
+	# shellcheck disable=SC2086 # flags and src are word lists on purpose
+	if ! clang $flags -o "$bin" "tests/fuzz/fuzz_$name.c" $src \
+	    >"$tmp/cc.log" 2>&1; then
+		cat "$tmp/cc.log" >&2
+		echo "fuzz smoke: FAILED: cannot build $bin" >&2
+		return 1
 	fi
-	exit 1
-fi
-echo "fuzz smoke: ok, ${runs:-?} inputs in ${seconds}s, no crashes" \
-    "(corpus $seeds seeds -> $found inputs)"
+	if [ -s "$tmp/cc.log" ]; then
+		cat "$tmp/cc.log" >&2
+		echo "fuzz smoke: FAILED: $bin builds with warnings" >&2
+		return 1
+	fi
+	rm -rf "$tmp/corpus" "$tmp/crash"
+	mkdir "$tmp/corpus" "$tmp/crash" || return 1
+	cp "$seeddir"/* "$tmp/corpus/" || return 1
+	seeds=$(count "$tmp/corpus")
+	"$bin" -max_total_time="$secs" -max_len=8192 -timeout=10 \
+	    -artifact_prefix="$tmp/crash/" -print_final_stats=1 "$tmp/corpus" \
+	    >"$tmp/fuzz.log" 2>&1
+	status=$?
+	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$tmp/fuzz.log")
+	found=$(count "$tmp/corpus")
+	crash=
+	for f in "$tmp/crash"/*; do
+		[ -e "$f" ] && crash=${f##*/}
+		break
+	done
+	if [ "$status" -ne 0 ] || [ -n "$crash" ]; then
+		# The reason (a failed check or a sanitizer report) and the input.
+		grep -E 'check failed|ERROR:|runtime error|SUMMARY' \
+		    "$tmp/fuzz.log" | head -n 5 >&2
+		if [ -n "$crash" ]; then
+			cp "$tmp/crash/$crash" "build/fuzz/$crash"
+			echo "fuzz smoke: FAILED: the input is in" \
+			    "build/fuzz/$crash; replay it with $bin" \
+			    "build/fuzz/$crash" >&2
+		else
+			tail -n 20 "$tmp/fuzz.log" >&2
+			echo "fuzz smoke: FAILED: $bin exited with status" \
+			    "$status" >&2
+		fi
+		return 1
+	fi
+	echo "fuzz smoke: $name ok, ${runs:-?} inputs in ${secs}s, no crashes" \
+	    "(corpus $seeds seeds -> $found inputs)"
+}
+
+rc=0
+smoke proto tests/fuzz/corpus "$seconds" || rc=1
+smoke hub tests/fuzz/hub-corpus $((seconds / 2 > 0 ? seconds / 2 : 1)) || rc=1
+exit $rc

@@ -1,6 +1,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "unit.h"
 
@@ -30,15 +31,22 @@ main(void)
 		{ "io", suite_io }, { "child", suite_child },
 		{ "svc", suite_svc }, { "fmt", suite_fmt }, { "rec", suite_rec },
 		{ "hmac", suite_hmac }, { "net", suite_net },
-		{ "loop", suite_loop },
+		{ "loop", suite_loop }, { "auth", suite_auth },
+		{ "runner", suite_runner }, { "client", suite_client },
+		{ "hub", suite_hub },
 	};
+	const char *only = getenv("UNIT_ONLY");
 	size_t i;
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* As in dsrecv: a child that stops reading must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < sizeof suites / sizeof suites[0]; i++) {
 		int before = failed;
 
+		/* UNIT_ONLY=name runs one suite, for chasing a failure. */
+		if (only != NULL && strcmp(only, suites[i].name) != 0)
+			continue;
 		suites[i].run();
 		printf("%-8s %s\n", suites[i].name,
 		    failed == before ? "ok" : "FAILED");

@@ -33,5 +33,9 @@ void suite_rec(void);
 void suite_hmac(void);
 void suite_net(void);
 void suite_loop(void);
+void suite_auth(void);
+void suite_runner(void);
+void suite_client(void);
+void suite_hub(void);
 
 #endif
