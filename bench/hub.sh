@@ -112,6 +112,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' HUP INT TERM
 
+# Measure a copy, so that a make during the run cannot change the program
+# half-way through.
+cp "$bin/dsd" "$tmp/dsd" || die "cannot copy $bin/dsd"
+dsd=$tmp/dsd
+
 ticks=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
 # median: of the numbers on stdin, one a line.
@@ -141,7 +146,7 @@ start_server() {
 	case $1 in
 	ds)
 		: >"$tmp/dsd.out"
-		"$bin/dsd" -1 -l 127.0.0.1:0 -c "$maxconn" >"$tmp/dsd.out" \
+		"$dsd" -1 -l 127.0.0.1:0 -c "$maxconn" >"$tmp/dsd.out" \
 		    2>"$tmp/server.err" &
 		srv_pid=$!
 		deadline=$(($(date +%s) + 10))
@@ -291,6 +296,7 @@ show_held() {
 	printf '%8s msg/s, RSS %s -> %s KiB' "$3" "$1" "$2"
 }
 
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 echo "hub benchmark: $runs runs per case, medians; dsd against" \
     "nats-server $nats_version"
 echo "machine: $(nproc 2>/dev/null || echo '?') cores," \
@@ -374,7 +380,6 @@ summary="$summary$(printf '  %-32s %15sx %15sx %7s %9s ds %s, nats %s' \
 "
 
 # ---- summary ----
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 echo
 echo "summary (commit $commit, $runs runs, medians; nats-server $nats_version)"
 printf '  %-32s %16s %16s %7s %9s %s\n' case ds nats ratio target result

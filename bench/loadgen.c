@@ -61,7 +61,11 @@
 #define IDLE_RAMP 256             /* idle connections not yet answered */
 #define MAX_SIZE (1u << 20)       /* the largest body we send */
 #define STALL_MS 10000            /* no progress for this long: timeout */
+#define WINDOW (1u << 20)         /* published but not yet received */
 #define RR_WARMUP 1000            /* round trips left out of the figures */
+
+/* The start of a NATS CONNECT: no +OK for each operation, no checks. */
+#define NATS_CONNECT "CONNECT {\"verbose\":false,\"pedantic\":false"
 
 enum proto { DS, NATS };
 
@@ -406,7 +410,8 @@ static int ds_next(struct conn *c, struct frame *f, const char **why)
 		}
 		return 0;
 	}
-	if (nl - p < 3 || memcmp(p, "ds1", 3) != 0 || (nl - p > 3 && p[3] != ' ')) {
+	if (nl - p < 3 || memcmp(p, "ds1", 3) != 0 ||
+	    (nl - p > 3 && p[3] != ' ')) {
 		*why = "a frame that does not start with ds1";
 		return -1;
 	}
@@ -568,6 +573,12 @@ static int is_type(const struct frame *f, const char *t)
 	return f->type != NULL && eq(f->type, f->typelen, t);
 }
 
+/* A ping from the server: NATS PING, or a ds frame of type ping. */
+static int is_ping(const struct frame *f)
+{
+	return f->op == OP_PING || (f->op == OP_DS && is_type(f, "ping"));
+}
+
 /* Answer a ping the server sent: PONG, or a ds rep from the name pinged. */
 static void answer_ping(enum proto pr, int fd, const struct frame *f)
 {
@@ -581,13 +592,10 @@ static void answer_ping(enum proto pr, int fd, const struct frame *f)
 	if (f->from == NULL || f->to == NULL || f->fromlen > 64 ||
 	    f->tolen > 64 || f->idlen > 64)
 		return;
-	if (f->id != NULL)
-		n = snprintf(out, sizeof out, "ds1 from=%.*s to=%.*s type=rep re=%.*s\n\n",
-		    (int)f->tolen, f->to, (int)f->fromlen, f->from,
-		    (int)f->idlen, f->id);
-	else
-		n = snprintf(out, sizeof out, "ds1 from=%.*s to=%.*s type=rep\n\n",
-		    (int)f->tolen, f->to, (int)f->fromlen, f->from);
+	n = snprintf(out, sizeof out,
+	    "ds1 from=%.*s to=%.*s type=rep%s%.*s\n\n",
+	    (int)f->tolen, f->to, (int)f->fromlen, f->from,
+	    f->id != NULL ? " re=" : "", (int)f->idlen, f->id ? f->id : "");
 	write_all(fd, out, (size_t)n);
 }
 
@@ -606,7 +614,7 @@ static void read_frame(enum proto pr, struct conn *c, struct frame *f)
 		if (rc < 0)
 			die(1, "protocol error: %s", why);
 		if (rc > 0) {
-			if (f->op == OP_PING || (f->op == OP_DS && is_type(f, "ping")))
+			if (is_ping(f))
 				answer_ping(pr, c->fd, f);
 			else if (f->op != OP_INFO && f->op != OP_OK)
 				return;
@@ -634,7 +642,8 @@ static size_t field_number(const struct frame *f, const char *key)
 		e = memchr(p, ' ', (size_t)(end - p));
 		if (e == NULL)
 			e = end;
-		if ((size_t)(e - p) > kl && memcmp(p, key, kl) == 0 && p[kl] == '=') {
+		if ((size_t)(e - p) > kl && memcmp(p, key, kl) == 0 &&
+		    p[kl] == '=') {
 			v = digits(p + kl + 1, (size_t)(e - p) - kl - 1);
 			return v > 0 ? (size_t)v : 0;
 		}
@@ -657,28 +666,29 @@ static void session(enum proto pr, struct conn *c, const char *name,
 	int n;
 
 	if (pr == DS) {
-		n = snprintf(out, sizeof out, "ds1 from=%s to=* type=hello id=1\n\n",
-		    name);
+		n = snprintf(out, sizeof out,
+		    "ds1 from=%s to=* type=hello id=1\n\n", name);
 		write_all(c->fd, out, (size_t)n);
 		read_frame(pr, c, &f);
 		if (is_type(&f, "err"))
 			die_err(pr, &f);
-		if (!is_type(&f, "hello") || f.re == NULL || !eq(f.re, f.relen, "1"))
+		if (!is_type(&f, "hello") || f.re == NULL ||
+		    !eq(f.re, f.relen, "1"))
 			die(1, "hub: expected a hello, got: %.*s",
 			    (int)f.headlen, f.head);
 		if (queue != NULL)
 			*queue = field_number(&f, "queue");
 		return;
 	}
-	n = snprintf(out, sizeof out,
-	    "CONNECT {\"verbose\":false,\"pedantic\":false,\"name\":\"%s\"}\r\n%sPING\r\n",
-	    name, extra ? extra : "");
+	n = snprintf(out, sizeof out, "%s,\"name\":\"%s\"}\r\n%sPING\r\n",
+	    NATS_CONNECT, name, extra ? extra : "");
 	write_all(c->fd, out, (size_t)n);
 	read_frame(pr, c, &f);
 	if (f.op == OP_ERR)
 		die_err(pr, &f);
 	if (f.op != OP_PONG)
-		die(1, "server: expected PONG, got: %.*s", (int)f.headlen, f.head);
+		die(1, "server: expected PONG, got: %.*s", (int)f.headlen,
+		    f.head);
 }
 
 /* ---- port and wait ---- */
@@ -706,7 +716,7 @@ static int cmd_wait(enum proto pr, const struct addrinfo *ai,
     const char *addr, unsigned long secs)
 {
 	double deadline = now() + (double)secs;
-	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	struct timespec pause = { .tv_sec = 0, .tv_nsec = 20 * 1000 * 1000 };
 	struct conn c;
 	struct frame f;
 	const char *why;
@@ -715,7 +725,8 @@ static int cmd_wait(enum proto pr, const struct addrinfo *ai,
 
 	while ((fd = dial(ai)) < 0) {
 		if (errno != ECONNREFUSED)
-			die(3, "cannot connect to %s: %s", addr, strerror(errno));
+			die(3, "cannot connect to %s: %s", addr,
+			    strerror(errno));
 		if (now() > deadline)
 			die(4, "%s refused connections for %lu s", addr, secs);
 		nanosleep(&pause, NULL);
@@ -735,12 +746,14 @@ static int cmd_wait(enum proto pr, const struct addrinfo *ai,
 				die(1, "expected INFO first");
 			r = conn_read(&c);
 			if (r == 0)
-				die(3, "%s closed the connection before its INFO", addr);
+				die(3, "%s closed before its INFO", addr);
 			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-				die(4, "no INFO from %s within %lu s", addr, secs);
+				die(4, "no INFO from %s in %lu s", addr, secs);
 			if (r < 0)
-				die(3, "no INFO from %s: %s", addr, strerror(errno));
+				die(3, "no INFO from %s: %s", addr,
+				    strerror(errno));
 		}
+		free(c.buf);
 	}
 	close(fd);
 	return 0;
@@ -768,7 +781,7 @@ static void drain_pub(enum proto pr, struct conn *c)
 		die(3, "read: %s", strerror(errno));
 	}
 	while ((rc = next(pr, c, &f, &why)) > 0) {
-		if (f.op == OP_PING || (f.op == OP_DS && is_type(&f, "ping")))
+		if (is_ping(&f))
 			answer_ping(pr, c->fd, &f);
 		else if (f.op == OP_ERR || f.op == OP_DS)
 			die_err(pr, &f);
@@ -806,7 +819,8 @@ static int cmd_tp(enum proto pr, const struct addrinfo *ai, const char *addr,
 	} else {
 		session(pr, &sub, "bench-sub", "SUB bench 1\r\n", NULL);
 		session(pr, &pub, "bench-pub", NULL, NULL);
-		hl = (size_t)snprintf(head, sizeof head, "PUB bench %zu\r\n", size);
+		hl = (size_t)snprintf(head, sizeof head, "PUB bench %zu\r\n",
+		    size);
 		fs = hl + size + 2;
 	}
 	/* The frames to publish, all alike, back to back. */
@@ -840,7 +854,7 @@ static int cmd_tp(enum proto pr, const struct addrinfo *ai, const char *addr,
 		if (limit > count)
 			limit = count;
 		limit *= fs;
-		/* Publish up to the window, from where the last write stopped. */
+		/* Publish up to the window, from where the last write ended. */
 		if (sent < limit) {
 			size_t off = (size_t)(sent % plen), n = plen - off;
 
@@ -858,20 +872,22 @@ static int cmd_tp(enum proto pr, const struct addrinfo *ai, const char *addr,
 		r = conn_read(&sub);
 		if (r > 0) {
 			while ((rc = next(pr, &sub, &f, &why)) > 0) {
-				if (f.op == OP_MSG || (f.op == OP_DS && f.type == NULL)) {
+				if (f.op == OP_MSG ||
+				    (f.op == OP_DS && f.type == NULL)) {
 					if (f.bodylen != size)
-						die(1, "a message of %zu bytes, not %zu",
+						die(1, "a message of %zu "
+						    "bytes, not %zu",
 						    f.bodylen, size);
 					got++;
-				} else if (f.op == OP_PING ||
-				    (f.op == OP_DS && is_type(&f, "ping"))) {
+				} else if (is_ping(&f)) {
 					answer_ping(pr, sub.fd, &f);
 				} else if (f.op == OP_ERR || f.op == OP_DS) {
 					die_err(pr, &f);
 				}
 			}
 			if (rc < 0)
-				die(1, "protocol error on the subscriber: %s", why);
+				die(1, "protocol error on the subscriber: %s",
+				    why);
 			last = now();
 			continue;
 		}
@@ -879,7 +895,7 @@ static int cmd_tp(enum proto pr, const struct addrinfo *ai, const char *addr,
 			die(3, "the server closed the subscriber's connection");
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			die(3, "read: %s", strerror(errno));
-		/* Nothing to read: wait for the subscriber, or for room to write. */
+		/* Nothing to read: wait for the subscriber, or for room. */
 		pfd[0].fd = sub.fd;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = pub.fd;
@@ -889,12 +905,12 @@ static int cmd_tp(enum proto pr, const struct addrinfo *ai, const char *addr,
 		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
 			drain_pub(pr, &pub);
 		if (now() - last > STALL_MS / 1000.0)
-			die(4, "stalled: %llu of %lu messages received, %llu of %llu bytes sent",
-			    got, count, sent, total);
+			die(4, "stalled: %llu of %lu messages received, "
+			    "%llu of %llu bytes sent", got, count, sent, total);
 	}
 	t1 = now();
-	printf("msgs=%lu size=%zu window=%zu secs=%.6f rate=%.0f\n", count, size,
-	    win_msgs * fs, t1 - t0, (double)count / (t1 - t0));
+	printf("msgs=%lu size=%zu window=%zu secs=%.6f rate=%.0f\n", count,
+	    size, win_msgs * fs, t1 - t0, (double)count / (t1 - t0));
 	close(pub.fd);
 	close(sub.fd);
 	free(pbuf);
@@ -920,7 +936,7 @@ static int cmd_rr(enum proto pr, const struct addrinfo *ai, const char *addr,
 	char *out, seq[32];
 	double *lat, t0, sum = 0;
 	unsigned long i, total = count + RR_WARMUP;
-	size_t n, hl, cap = size + 256;
+	size_t n, hl, seqlen, cap = size + 256;
 	int sl;
 
 	conn_init(&req, dial_or_die(ai, addr), 65536 + 16);
@@ -940,17 +956,18 @@ static int cmd_rr(enum proto pr, const struct addrinfo *ai, const char *addr,
 		die(3, "out of memory");
 
 	for (i = 0; i < total; i++) {
-		/* The request: its number is its id and the start of its body. */
+		/* A request: its number is its id and starts its body. */
 		sl = snprintf(seq, sizeof seq, "%lu", i);
 		if (pr == DS)
 			hl = (size_t)snprintf(out, cap,
-			    "ds1 from=bench-req to=bench-rsp type=req id=%s len=%zu\n",
-			    seq, size);
+			    "ds1 from=bench-req to=bench-rsp type=req id=%s "
+			    "len=%zu\n", seq, size);
 		else
 			hl = (size_t)snprintf(out, cap,
 			    "PUB bench.svc bench.inbox %zu\r\n", size);
+		seqlen = (size_t)sl < size ? (size_t)sl : size;
 		memset(out + hl, '.', size);
-		memcpy(out + hl, seq, (size_t)sl < size ? (size_t)sl : size);
+		memcpy(out + hl, seq, seqlen);
 		n = hl + size;
 		if (pr == DS)
 			out[n++] = '\n';
@@ -970,8 +987,8 @@ static int cmd_rr(enum proto pr, const struct addrinfo *ai, const char *addr,
 				die(1, "responder: not a request: %.*s",
 				    (int)f.headlen, f.head);
 			hl = (size_t)snprintf(out, cap,
-			    "ds1 from=bench-rsp to=bench-req type=rep re=%.*s len=%zu\n",
-			    (int)f.idlen, f.id, f.bodylen);
+			    "ds1 from=bench-rsp to=bench-req type=rep re=%.*s "
+			    "len=%zu\n", (int)f.idlen, f.id, f.bodylen);
 		} else {
 			if (f.op == OP_ERR)
 				die_err(pr, &f);
@@ -1001,15 +1018,15 @@ static int cmd_rr(enum proto pr, const struct addrinfo *ai, const char *addr,
 				die_err(pr, &f);
 			if (!is_type(&f, "rep") || f.re == NULL ||
 			    !eq(f.re, f.relen, seq))
-				die(1, "requester: not the reply to %s: %.*s", seq,
-				    (int)f.headlen, f.head);
+				die(1, "requester: not the reply to %s: %.*s",
+				    seq, (int)f.headlen, f.head);
 		} else {
 			if (f.op == OP_ERR)
 				die_err(pr, &f);
 			if (f.op != OP_MSG || f.bodylen != size ||
-			    memcmp(f.body, seq, (size_t)sl < size ? (size_t)sl : size) != 0)
-				die(1, "requester: not the reply to %s: %.*s", seq,
-				    (int)f.headlen, f.head);
+			    memcmp(f.body, seq, seqlen) != 0)
+				die(1, "requester: not the reply to %s: %.*s",
+				    seq, (int)f.headlen, f.head);
 		}
 		if (i >= RR_WARMUP)
 			lat[i - RR_WARMUP] = (now() - t0) * 1e6;
@@ -1017,9 +1034,10 @@ static int cmd_rr(enum proto pr, const struct addrinfo *ai, const char *addr,
 	for (i = 0; i < count; i++)
 		sum += lat[i];
 	qsort(lat, count, sizeof *lat, cmp_double);
-	printf("n=%lu size=%zu p50_us=%.1f p99_us=%.1f mean_us=%.1f min_us=%.1f max_us=%.1f\n",
-	    count, size, lat[(count - 1) / 2], lat[(count * 99 + 99) / 100 - 1],
-	    sum / (double)count, lat[0], lat[count - 1]);
+	printf("n=%lu size=%zu p50_us=%.1f p99_us=%.1f mean_us=%.1f "
+	    "min_us=%.1f max_us=%.1f\n", count, size, lat[(count - 1) / 2],
+	    lat[(count * 99 + 99) / 100 - 1], sum / (double)count, lat[0],
+	    lat[count - 1]);
 	close(req.fd);
 	close(rsp.fd);
 	free(out);
@@ -1051,11 +1069,11 @@ static int idle_input(enum proto pr, struct conn *c)
 		return 0;
 	}
 	while ((rc = next(pr, c, &f, &why)) > 0) {
-		if (f.op == OP_PING || (f.op == OP_DS && is_type(&f, "ping")))
+		if (is_ping(&f))
 			answer_ping(pr, c->fd, &f);
-		else if (f.op == OP_ERR || (f.op == OP_DS && is_type(&f, "err")))
+		else if (f.op == OP_ERR || is_type(&f, "err"))
 			die_err(pr, &f);
-		else if (f.op == OP_PONG || (f.op == OP_DS && is_type(&f, "hello")))
+		else if (f.op == OP_PONG || is_type(&f, "hello"))
 			ready = 1;
 	}
 	if (rc < 0)
@@ -1063,16 +1081,36 @@ static int idle_input(enum proto pr, struct conn *c)
 	return ready;
 }
 
+/* Open idle connection number i, and start its session. */
+static void idle_open(enum proto pr, const struct addrinfo *ai,
+    struct conn *c, size_t i)
+{
+	char out[256];
+	int n;
+
+	c->fd = dial(ai);
+	if (c->fd < 0)
+		die(3, "connection %zu: %s", i + 1, strerror(errno));
+	if (pr == DS)
+		n = snprintf(out, sizeof out,
+		    "ds1 from=idle-%ld-%zu to=* type=hello id=1\n\n",
+		    (long)getpid(), i);
+	else
+		n = snprintf(out, sizeof out, "%s}\r\nPING\r\n", NATS_CONNECT);
+	write_all(c->fd, out, (size_t)n);
+	nonblocking(c->fd);
+}
+
 static int cmd_idle(enum proto pr, const struct addrinfo *ai,
-    const char *addr, unsigned long count)
+    unsigned long count)
 {
 	struct conn *c;
 	struct pollfd *pfd;
-	char *bufs, out[256];
+	char *bufs;
 	size_t *slot, npend = 0, i, j, opened = 0, ready = 0, open_now;
 	struct sigaction sa;
 	double last = now();
-	int n, fd, rc;
+	int rc;
 
 	c = calloc(count, sizeof *c);
 	pfd = calloc(count, sizeof *pfd);
@@ -1092,22 +1130,9 @@ static int cmd_idle(enum proto pr, const struct addrinfo *ai,
 	 */
 	while (ready < count) {
 		while (opened < count && npend < IDLE_RAMP) {
-			fd = dial(ai);
-			if (fd < 0)
-				die(3, "connection %zu of %lu to %s: %s", opened + 1,
-				    count, addr, strerror(errno));
-			c[opened].fd = fd;
+			idle_open(pr, ai, &c[opened], opened);
 			c[opened].buf = bufs + opened * IDLE_BUF;
 			c[opened].cap = IDLE_BUF;
-			if (pr == DS)
-				n = snprintf(out, sizeof out,
-				    "ds1 from=idle-%ld-%zu to=* type=hello id=1\n\n",
-				    (long)getpid(), opened);
-			else
-				n = snprintf(out, sizeof out,
-				    "CONNECT {\"verbose\":false,\"pedantic\":false}\r\nPING\r\n");
-			write_all(fd, out, (size_t)n);
-			nonblocking(fd);
 			slot[npend++] = opened++;
 		}
 		for (i = 0; i < npend; i++) {
@@ -1118,12 +1143,14 @@ static int cmd_idle(enum proto pr, const struct addrinfo *ai,
 		if (rc < 0 && errno != EINTR)
 			die(3, "poll: %s", strerror(errno));
 		if (stop_flag)
-			die(1, "stopped with %zu of %lu connections ready", ready, count);
+			die(1, "stopped with %zu of %lu connections ready",
+			    ready, count);
 		if (rc > 0)
 			last = now();
 		else if (now() - last > STALL_MS / 1000.0)
-			die(4, "%zu of %lu connections answered, then nothing for %d s",
-			    ready, count, STALL_MS / 1000);
+			die(4, "%zu of %lu connections answered, "
+			    "then nothing for %d s", ready, count,
+			    STALL_MS / 1000);
 		for (i = j = 0; i < npend; i++) {
 			struct conn *ci = &c[slot[i]];
 
@@ -1132,8 +1159,8 @@ static int cmd_idle(enum proto pr, const struct addrinfo *ai,
 				continue;
 			}
 			if (ci->fd < 0)
-				die(3, "the server closed connection %zu of %lu",
-				    slot[i] + 1, count);
+				die(3, "the server closed connection %zu",
+				    slot[i] + 1);
 			slot[j++] = slot[i];
 		}
 		npend = j;
@@ -1165,7 +1192,7 @@ static int cmd_idle(enum proto pr, const struct addrinfo *ai,
 	 * no TIME_WAIT behind to use up the ports of the next run.
 	 */
 	for (i = 0; i < count; i++) {
-		struct linger lg = { 1, 0 };
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
 		if (c[i].fd < 0)
 			continue;
@@ -1201,16 +1228,18 @@ int main(int argc, char **argv)
 	cmd = argv[3];
 	ai = resolve(addr);
 	if (strcmp(cmd, "wait") == 0 && argc == 5)
-		rc = cmd_wait(pr, ai, addr, number(argv[4], 1, 3600, "seconds"));
+		rc = cmd_wait(pr, ai, addr,
+		    number(argv[4], 1, 3600, "seconds"));
 	else if (strcmp(cmd, "tp") == 0 && (argc == 6 || argc == 7))
 		rc = cmd_tp(pr, ai, addr, number(argv[4], 1, MAX_SIZE, "size"),
 		    number(argv[5], 1, ULONG_MAX / 2, "count"),
-		    argc == 7 ? number(argv[6], 1, 1u << 30, "window") : 1u << 20);
+		    argc == 7 ? number(argv[6], 1, 1u << 30, "window") :
+		    WINDOW);
 	else if (strcmp(cmd, "rr") == 0 && argc == 6)
 		rc = cmd_rr(pr, ai, addr, number(argv[4], 16, 65536, "size"),
 		    number(argv[5], 1, 100000000, "count"));
 	else if (strcmp(cmd, "idle") == 0 && argc == 5)
-		rc = cmd_idle(pr, ai, addr, number(argv[4], 1, 1000000, "count"));
+		rc = cmd_idle(pr, ai, number(argv[4], 1, 1000000, "count"));
 	else
 		usage();
 	freeaddrinfo(ai);

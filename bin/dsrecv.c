@@ -11,21 +11,34 @@
 
 #include "../lib/buf.h"
 #include "../lib/child.h"
+#include "../lib/client.h"
 #include "../lib/err.h"
 #include "../lib/fmt.h"
 #include "../lib/ident.h"
 #include "../lib/io.h"
 #include "../lib/num.h"
 #include "../lib/proto.h"
+#include "../lib/relay.h"
 #include "../lib/svc.h"
 
 #define USAGE "usage: dsrecv [-H | -l | -0 | -F format] [-f from] [-t to] " \
-	"[-n count] [-e command [-N name]] [-M max]"
+	"[-n count] [-e command] [-N name] [-c address [-R] [-k keyfile]] " \
+	"[-M max]"
 
 enum out_mode { OUT_BODY, OUT_FRAME, OUT_LINE, OUT_NUL, OUT_FORMAT };
 
 #define FLUSH_AT (128 * 1024)
 #define READ_CHUNK (256 * 1024)
+
+/* -c: the hello, per hub, and the last replies before an exit. */
+#define HUB_CONNECT_MS 10000
+#define HUB_FINISH_MS 10000
+/*
+ * -R: the waits between attempts.  A connection that lasted the longest
+ * wait starts the next round of waits from the shortest again.
+ */
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
 
 struct config {
 	enum out_mode mode;
@@ -36,6 +49,10 @@ struct config {
 	const char *command;    /* -e */
 	const char *name;       /* -N */
 	uint64_t max;           /* -M */
+	const char *hubs;       /* -c */
+	const char *keyfile;    /* -k */
+	int reconnect;          /* -R */
+	int hub_std;            /* -c -: the hub is stdin and stdout */
 };
 
 struct receiver {
@@ -45,6 +62,9 @@ struct receiver {
 	char self[PROTO_NAME_MAX + 1];  /* default reply name for -e */
 	struct svc_env env;
 	struct buf child_out, child_err;
+	struct client *hub;     /* -c: frames come from, replies go to it */
+	struct relay relay;
+	struct buf reply;       /* -c: a reply on its way to the hub */
 };
 
 /* The one receiver, for the hook that flushes it when dsrecv dies. */
@@ -133,6 +153,27 @@ reply_name(struct receiver *r, const struct proto_msg *m, char *tmp)
 	return r->self;
 }
 
+/* -c: the reply goes back through the hub, within the hub's limit. */
+static void
+serve_to_hub(struct receiver *r, const struct proto_msg *m,
+    const char *self, const struct child_result *res)
+{
+	uint64_t max = r->cfg->max;
+	int rc;
+
+	if (r->hub->hub_max > 0 && r->hub->hub_max < max)
+		max = r->hub->hub_max;
+	buf_clear(&r->reply);
+	rc = svc_reply(&r->reply, m, self, res, &r->child_out, &r->child_err,
+	    max);
+	if (rc != 0)
+		err_die(DS_EXIT_SYS, "cannot encode the reply: %s",
+		    proto_strerror(rc));
+	if (client_send_raw(r->hub, buf_head(&r->reply),
+	    buf_len(&r->reply)) < 0)
+		err_die(DS_EXIT_SYS, "out of memory");
+}
+
 static void
 serve(struct receiver *r, const struct proto_msg *m)
 {
@@ -154,12 +195,36 @@ serve(struct receiver *r, const struct proto_msg *m)
 	    io_write_all(2, buf_head(&r->child_err),
 	    buf_len(&r->child_err)) < 0)
 		err_warn("cannot write to standard error:");
+	if (r->hub != NULL) {
+		serve_to_hub(r, m, self, &res);
+		return;
+	}
 	rc = svc_reply(&r->q.copy, m, self, &res, &r->child_out,
 	    &r->child_err, r->cfg->max);
 	if (rc != 0)
 		err_die(DS_EXIT_SYS, "cannot encode the reply: %s",
 		    proto_strerror(rc));
 	flush(r);
+}
+
+/*
+ * -c -: the standard output is the hub, so what is not served has no
+ * place to go.  An error is worth a line on stderr; the rest is dropped.
+ */
+static void
+not_served(const struct proto_msg *m)
+{
+	struct proto_str from = proto_get(m, PF_FROM), re = proto_get(m, PF_RE);
+	char f[PROTO_NAME_MAX * 4 + 4], id[PROTO_TOKEN_MAX * 4 + 4], b[400];
+	size_t n = (size_t)m->body_len;
+
+	if (!proto_str_eq(proto_type(m), "err"))
+		return;
+	while (n > 0 && m->body[n - 1] == '\n')
+		n--;
+	err_warn("err from %s re %s: %s", err_printable(f, sizeof f, from.p,
+	    from.n), re.p != NULL ? err_printable(id, sizeof id, re.p, re.n) :
+	    "-", err_printable(b, sizeof b, m->body, n));
 }
 
 /* Handle one message; returns 1 once -n count is reached. */
@@ -171,7 +236,10 @@ handle(struct receiver *r, const struct proto_msg *m)
 	if (cfg->command != NULL) {
 		/* Frames that are not served pass through, for chaining. */
 		if (!matches(cfg, m) || !svc_wants(m)) {
-			put(r, m->frame, m->frame_len);
+			if (cfg->hub_std)
+				not_served(m);
+			else
+				put(r, m->frame, m->frame_len);
 			return 0;
 		}
 		serve(r, m);
@@ -265,6 +333,161 @@ done:
 	return DS_EXIT_OK;
 }
 
+/* -c: each frame from the hub, handled as one from stdin would be. */
+static void
+hub_frame(void *ctx, const struct proto_msg *m)
+{
+	struct receiver *r = ctx;
+
+	if (handle(r, m))
+		r->relay.stop = 1;
+	/* A body queued by pointer lives in the client's buffer. */
+	if (r->q.borrowed > 0)
+		flush(r);
+}
+
+/* -c: before the pump waits, what we have must not wait with it. */
+static void
+hub_idle(void *ctx)
+{
+	flush(ctx);
+}
+
+/*
+ * -c: connect, or with -R keep trying, with backoff, until a hub takes
+ * us.  A hub that refused us (a key, a name) is not tried again.
+ */
+static void
+hub_connect(struct receiver *r, struct relay_backoff *bo, int again)
+{
+	char err[512];
+	int warned = 0;
+
+	for (;;) {
+		int e;
+
+		if (client_connect(r->hub, err, sizeof err) == 0) {
+			if (again || warned)
+				err_warn("connected to the hub at %s",
+				    r->hub->addr);
+			return;
+		}
+		e = errno;
+		if (!r->cfg->reconnect || e == EACCES || e == EPROTO ||
+		    e == EINVAL)
+			err_die(relay_status(e), "%s", err);
+		if (!warned)
+			err_warn("%s; retrying", err);
+		warned = 1;
+		(void)relay_sleep(relay_backoff_next(bo));
+	}
+}
+
+/*
+ * -n was reached: let the replies out, and with -e make sure the hub
+ * has them before we go; frames that come meanwhile are not ours to take.
+ */
+static void
+hub_finish(struct receiver *r)
+{
+	char err[512];
+	int rc;
+
+	r->relay.stop = 0;
+	r->relay.on_frame = NULL;
+	rc = relay_pump(&r->relay, -1, 0, HUB_FINISH_MS, err, sizeof err);
+	if (rc == RELAY_DRAINED && r->cfg->command != NULL)
+		rc = client_sync(r->hub, HUB_FINISH_MS, NULL, NULL, err,
+		    sizeof err) == 0 ? RELAY_DRAINED : RELAY_ERR;
+	if (rc == RELAY_CLOSED)
+		err_die(DS_EXIT_SYS, "lost the hub at %s", r->hub->addr);
+	if (rc != RELAY_DRAINED)
+		err_die(relay_status(errno), "%s", err);
+}
+
+/*
+ * -c: take frames from the hub until -n is reached; when the hub goes
+ * away, -R connects again, to the next hub in the list first.
+ */
+static int
+run_hub(struct receiver *r)
+{
+	struct relay_backoff bo;
+	char err[512];
+
+	relay_backoff_init(&bo, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
+	hub_connect(r, &bo, 0);
+	for (;;) {
+		long long since = io_now_ms();
+		int rc, e;
+
+		rc = relay_pump(&r->relay, -1, RELAY_NO_MARK, -1, err,
+		    sizeof err);
+		e = errno;
+		flush(r);
+		if (rc == RELAY_STOP) {
+			hub_finish(r);
+			return DS_EXIT_OK;
+		}
+		/*
+		 * A pipe from the hub that ends between frames is the end;
+		 * the pipe to it may still take the last replies.
+		 */
+		if (r->cfg->hub_std && rc == RELAY_CLOSED) {
+			if (client_flush(r->hub, HUB_FINISH_MS) < 0)
+				err_die(relay_status(errno), "cannot write to "
+				    "the hub:");
+			return DS_EXIT_OK;
+		}
+		if (!r->cfg->reconnect || r->cfg->hub_std) {
+			if (rc == RELAY_CLOSED)
+				err_die(DS_EXIT_SYS, "lost the hub at %s",
+				    r->hub->addr);
+			err_die(relay_status(e), "%s", err);
+		}
+		if (rc == RELAY_CLOSED)
+			err_warn("lost the hub at %s; reconnecting",
+			    r->hub->addr);
+		else
+			err_warn("%s; reconnecting", err);
+		/* A hub that keeps dropping us is not hammered. */
+		if (io_now_ms() - since >= BACKOFF_MAX_MS)
+			relay_backoff_reset(&bo);
+		client_close(r->hub);
+		/* Rotate: the hub after the lost one is tried first. */
+		r->hub->next = (r->hub->next + 1) % r->hub->nhubs;
+		(void)relay_sleep(relay_backoff_next(&bo));
+		hub_connect(r, &bo, 1);
+	}
+}
+
+/* -c: the client, the name it says hello as, and the pump around it. */
+static void
+hub_open(struct receiver *r, struct config *cfg, struct client *c)
+{
+	struct client_opts o;
+	char err[512];
+
+	memset(&o, 0, sizeof o);
+	o.hubs = cfg->hubs[0] != '\0' ? cfg->hubs : NULL;
+	o.name = cfg->name;
+	o.keyfile = cfg->keyfile;
+	o.timeout_ms = HUB_CONNECT_MS;
+	o.max_body = cfg->max;
+	if (client_init(c, &o, err, sizeof err) < 0)
+		err_die(relay_status(errno), "%s", err);
+	/* Replies come from the name we hold, whatever they answer. */
+	cfg->name = c->name;
+	r->hub = c;
+	r->relay.c = c;
+	r->relay.on_frame = hub_frame;
+	r->relay.on_idle = hub_idle;
+	r->relay.ctx = r;
+	buf_init(&r->reply, (size_t)-1);
+	/* A hub that goes away must be an error to report, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
+}
+
 static void
 set_mode(struct config *cfg, enum out_mode m, int *seen)
 {
@@ -281,12 +504,13 @@ main(int argc, char *argv[])
 {
 	struct config cfg;
 	struct receiver r;
+	struct client hub;
 	int c, seen = 0, rc;
 
 	err_init(argv[0]);
 	memset(&cfg, 0, sizeof cfg);
 	cfg.max = PROTO_BODY_DEFAULT;
-	while ((c = getopt(argc, argv, "Hl0F:f:t:n:e:N:M:")) != -1) {
+	while ((c = getopt(argc, argv, "Hl0F:f:t:n:e:N:M:c:k:R")) != -1) {
 		switch (c) {
 		case 'H':
 			set_mode(&cfg, OUT_FRAME, &seen);
@@ -335,6 +559,16 @@ main(int argc, char *argv[])
 				err_die(DS_EXIT_USAGE, "-M %s: expected a size "
 				    "such as 65536, 64k or 16M", optarg);
 			break;
+		case 'c':
+			cfg.hubs = optarg;
+			cfg.hub_std = strcmp(optarg, "-") == 0;
+			break;
+		case 'k':
+			cfg.keyfile = optarg;
+			break;
+		case 'R':
+			cfg.reconnect = 1;
+			break;
 		default:
 			usage();
 		}
@@ -348,10 +582,20 @@ main(int argc, char *argv[])
 		    "or -F");
 		usage();
 	}
-	if (cfg.name != NULL && cfg.command == NULL) {
+	if (cfg.name != NULL && cfg.command == NULL && cfg.hubs == NULL) {
 		err_warn("-N names the service of -e");
 		usage();
 	}
+	if ((cfg.keyfile != NULL || cfg.reconnect) && cfg.hubs == NULL) {
+		err_warn("-k and -R need -c");
+		usage();
+	}
+	if (cfg.hub_std && cfg.command == NULL)
+		err_die(DS_EXIT_USAGE, "-c -: the standard output is the hub; "
+		    "it takes -e");
+	if (cfg.hub_std && cfg.reconnect)
+		err_die(DS_EXIT_USAGE, "-c -: there is no hub to reconnect "
+		    "to (-R)");
 	if (cfg.mode == OUT_FORMAT) {
 		char why[80];
 
@@ -365,6 +609,8 @@ main(int argc, char *argv[])
 	/* Room for a full batch up front keeps the per-message path short. */
 	if (buf_reserve(&r.q.copy, FLUSH_AT + 4096) != BUF_OK)
 		err_die(DS_EXIT_SYS, "out of memory");
+	if (cfg.hubs != NULL)
+		hub_open(&r, &cfg, &hub);
 	if (cfg.command != NULL) {
 		char why[160];
 
@@ -377,10 +623,16 @@ main(int argc, char *argv[])
 		buf_init(&r.child_out, (size_t)cfg.max);
 		buf_init(&r.child_err, (size_t)cfg.max);
 	}
-	io_grow_pipe(0);
 	dying_receiver = &r;
 	err_on_die(flush_on_die);
-	rc = run(&r);
+	if (r.hub != NULL) {
+		rc = run_hub(&r);
+		client_free(r.hub);
+		buf_free(&r.reply);
+	} else {
+		io_grow_pipe(0);
+		rc = run(&r);
+	}
 	outq_free(&r.q);
 	if (cfg.command != NULL) {
 		svc_env_free(&r.env);

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,21 +11,33 @@
 #include <unistd.h>
 
 #include "../lib/buf.h"
+#include "../lib/client.h"
 #include "../lib/err.h"
 #include "../lib/ident.h"
 #include "../lib/io.h"
 #include "../lib/num.h"
 #include "../lib/proto.h"
 #include "../lib/rec.h"
+#include "../lib/relay.h"
 
 #define USAGE "usage: dssend -t to [-f from] [-T type] [-i id] [-r re] " \
-	"[-H key=value]... [-l | -0 | -b size] [-M max] [file ...]"
+	"[-H key=value]... [-l | -0 | -b size] [-M max] " \
+	"[-c address [-k keyfile]] [file ...]"
 
 enum mode { MODE_WHOLE, MODE_LINE, MODE_NUL, MODE_CHUNK };
 
 /* Frames are queued and written once this much is waiting. */
 #define FLUSH_AT (128 * 1024)
 #define READ_CHUNK (256 * 1024)
+
+/*
+ * -c: frames wait in the client's queue until the hub takes them; past
+ * this much, dssend stops making more until it has drained.
+ */
+#define HUB_MARK (1024 * 1024)
+/* -c: the hello, per hub, and the final confirmation. */
+#define HUB_CONNECT_MS 10000
+#define HUB_SYNC_MS 30000
 
 struct sender {
 	struct buf prefix;       /* "ds1 from=.. to=.. ..." encoded once */
@@ -34,6 +47,10 @@ struct sender {
 	uint64_t max;            /* body limit */
 	uint64_t chunk;          /* -b size */
 	int status;              /* exit status so far */
+	struct client *hub;      /* -c: frames go to the hub, not stdout */
+	struct relay relay;
+	int hub_gone;            /* the connection failed: do not pump */
+	const char *to;          /* -t, for reports of err replies */
 };
 
 /* The one sender, for the hook that flushes it when dssend dies. */
@@ -42,9 +59,19 @@ static struct sender *dying_sender;
 static void
 flush_on_die(void)
 {
+	struct sender *s = dying_sender;
+	char err[256];
+
 	/* Frames already made are complete: let them out before we go. */
-	if (dying_sender != NULL)
-		(void)outq_flush(&dying_sender->out);
+	if (s == NULL)
+		return;
+	if (s->hub == NULL) {
+		(void)outq_flush(&s->out);
+		return;
+	}
+	if (!s->hub_gone && relay_take(s->hub, &s->out) == 0)
+		(void)relay_pump(&s->relay, -1, 0, HUB_CONNECT_MS, err,
+		    sizeof err);
 }
 
 static void
@@ -54,10 +81,118 @@ usage(void)
 	exit(DS_EXIT_USAGE);
 }
 
+/* The connection to the hub failed in relay_pump() with rc. */
+static void
+hub_lost(struct sender *s, int rc, const char *why)
+{
+	int e = errno;
+
+	s->hub_gone = 1;
+	if (rc == RELAY_CLOSED)
+		err_die(DS_EXIT_SYS, "lost the hub at %s", s->hub->addr);
+	err_die(relay_status(e), "%s", why);
+}
+
+/*
+ * -c: report an err reply of the hub to one of our frames.  Replies of
+ * services (to a -T req, say) are not ours to judge, and are dropped.
+ */
+static void
+hub_frame(void *ctx, const struct proto_msg *m)
+{
+	struct sender *s = ctx;
+	struct proto_str re = proto_get(m, PF_RE), body = m->body != NULL ?
+	    (struct proto_str){ m->body, (size_t)m->body_len } :
+	    (struct proto_str){ "", 0 };
+	char id[PROTO_TOKEN_MAX + 1], shown_id[4 * PROTO_TOKEN_MAX + 4];
+	char shown_body[512];
+	const char *nl;
+	long n;
+
+	if (!proto_str_eq(proto_type(m), "err") ||
+	    !proto_str_eq(proto_get(m, PF_FROM), s->hub->hub))
+		return;
+	if (s->status == 0)
+		s->status = DS_EXIT_DATA;
+	/* The first line of the body says why; the reason, if there is none. */
+	if ((nl = memchr(body.p, '\n', body.n)) != NULL)
+		body.n = (size_t)(nl - body.p);
+	if (body.n == 0)
+		body = proto_lookup(m, "reason");
+	err_printable(shown_body, sizeof shown_body, body.p, body.n);
+	if (re.p == NULL) {
+		err_warn("the hub: %s", shown_body);
+		return;
+	}
+	n = re.n <= PROTO_TOKEN_MAX ? proto_decode(re.p, re.n, id) : -1;
+	if (n < 0)
+		err_printable(shown_id, sizeof shown_id, re.p, re.n);
+	else
+		err_printable(shown_id, sizeof shown_id, id, (size_t)n);
+	err_warn("message %s to %s: %s", shown_id, s->to, shown_body);
+}
+
+/*
+ * -c: hand the frames made so far to the client, and let the hub take
+ * them until no more than mark bytes wait, reading its replies meanwhile.
+ */
+static void
+hub_push(struct sender *s, size_t mark)
+{
+	char err[256];
+	int rc;
+
+	if (relay_take(s->hub, &s->out) < 0)
+		err_die(DS_EXIT_SYS, "out of memory");
+	if (client_pending(s->hub) <= mark)
+		return;
+	rc = relay_pump(&s->relay, -1, mark, -1, err, sizeof err);
+	if (rc != RELAY_DRAINED)
+		hub_lost(s, rc, err);
+}
+
+/*
+ * Before a read of the input that may block: with -c, keep the hub
+ * moving until the input has something, so that its replies never wait
+ * for ours.
+ */
+static void
+wait_input(struct sender *s, int fd)
+{
+	char err[256];
+	int rc;
+
+	if (s->hub == NULL)
+		return;
+	if (relay_take(s->hub, &s->out) < 0)
+		err_die(DS_EXIT_SYS, "out of memory");
+	rc = relay_pump(&s->relay, fd, RELAY_NO_MARK, -1, err, sizeof err);
+	if (rc != RELAY_INPUT)
+		hub_lost(s, rc, err);
+}
+
 static void
 flush(struct sender *s)
 {
+	if (s->hub != NULL) {
+		hub_push(s, HUB_MARK);
+		return;
+	}
 	if (outq_flush(&s->out) < 0)
+		err_die_stdout();
+}
+
+/* Write bytes of a frame that are not in the queue: a streamed body. */
+static void
+put_raw(struct sender *s, const char *p, size_t n)
+{
+	if (s->hub != NULL) {
+		if (client_send_raw(s->hub, p, n) < 0)
+			err_die(DS_EXIT_SYS, "out of memory");
+		hub_push(s, HUB_MARK);
+		return;
+	}
+	if (io_write_all(1, p, n) < 0)
 		err_die_stdout();
 }
 
@@ -109,6 +244,7 @@ fill(struct sender *s, int fd, const char *name, struct buf *in,
 	/* Bodies queued by pointer live in in, which may now move. */
 	if (s->out.borrowed > 0)
 		flush(s);
+	wait_input(s, fd);
 	rc = buf_reserve(in, want);
 	if (rc != BUF_OK)
 		err_die(DS_EXIT_SYS, "out of memory");
@@ -117,6 +253,22 @@ fill(struct sender *s, int fd, const char *name, struct buf *in,
 		err_die(DS_EXIT_SYS, "cannot read %s:", name);
 	buf_commit(in, (size_t)r);
 	return (size_t)r;
+}
+
+/*
+ * Will rec_next() have to read?  Only then may the input keep us
+ * waiting, and only then must -c watch the hub while it waits.
+ */
+static int
+rec_would_read(const struct rec *in)
+{
+	const char *at = buf_head(&in->in);
+	size_t len = buf_len(&in->in);
+
+	if (in->eof || len - in->used > in->max)
+		return 0;
+	return len == in->used ||
+	    memchr(at + in->used, in->sep, len - in->used) == NULL;
 }
 
 /* -l and -0: one message per record that ends in a newline or a NUL. */
@@ -129,7 +281,11 @@ send_records(struct sender *s, int fd, const char *name)
 	int rc;
 
 	rec_init(&in, fd, s->mode == MODE_LINE ? '\n' : '\0', (size_t)s->max);
-	while ((rc = rec_next(&in, &p, &n)) == REC_OK) {
+	for (;;) {
+		if (s->hub != NULL && rec_would_read(&in))
+			wait_input(s, fd);
+		if ((rc = rec_next(&in, &p, &n)) != REC_OK)
+			break;
 		emit(s, p, n);
 		/* A long record went by pointer; the next read may move it. */
 		if (s->out.borrowed > 0)
@@ -162,6 +318,7 @@ send_chunks(struct sender *s, int fd, const char *name, struct buf *in)
 		size_t off = 0;
 		ssize_t r;
 
+		wait_input(s, fd);
 		if (buf_reserve(in, want) != BUF_OK)
 			err_die(DS_EXIT_SYS, "out of memory");
 		r = io_read_some(fd, buf_tail(in), want);
@@ -215,6 +372,7 @@ send_file(struct sender *s, int fd, const char *name, uint64_t size,
 		size_t want = left < READ_CHUNK ? (size_t)left : READ_CHUNK;
 		ssize_t r;
 
+		wait_input(s, fd);
 		if (buf_reserve(in, want) != BUF_OK)
 			err_die(DS_EXIT_SYS, "out of memory");
 		r = io_read_some(fd, buf_tail(in), want);
@@ -222,8 +380,7 @@ send_file(struct sender *s, int fd, const char *name, uint64_t size,
 			err_die(DS_EXIT_SYS, "cannot read %s:", name);
 		if (r == 0)
 			goto changed;
-		if (io_write_all(1, buf_tail(in), (size_t)r) < 0)
-			err_die_stdout();
+		put_raw(s, buf_tail(in), (size_t)r);
 		left -= (uint64_t)r;
 	}
 	if (outq_copy(&s->out, "\n", 1) < 0)
@@ -333,10 +490,67 @@ size_arg(int opt, const char *arg, uint64_t min)
 	return v;
 }
 
+/*
+ * -c: connect and say hello as the sender.  An empty address is the
+ * default ($DS_HUB, else the client's own).
+ */
+static void
+hub_open(struct sender *s, struct client *c, const char *hubs,
+    const char *keyfile, const char *from)
+{
+	struct client_opts o;
+	char err[256];
+
+	memset(&o, 0, sizeof o);
+	o.hubs = hubs[0] != '\0' ? hubs : NULL;
+	o.name = from;
+	o.keyfile = keyfile;
+	o.timeout_ms = HUB_CONNECT_MS;
+	o.max_body = s->max;
+	if (client_init(c, &o, err, sizeof err) < 0)
+		err_die(relay_status(errno), "%s", err);
+	/* A hub that goes away must be an error to report, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
+	if (client_connect(c, err, sizeof err) < 0)
+		err_die(relay_status(errno), "%s", err);
+	s->hub = c;
+	s->relay.c = c;
+	s->relay.on_frame = hub_frame;
+	s->relay.ctx = s;
+	/* What the hub would refuse is better refused here. */
+	if (c->hub_max > 0 && c->hub_max < s->max) {
+		if (s->mode == MODE_CHUNK && s->chunk > c->hub_max)
+			err_die(DS_EXIT_DATA, "-b %llu is larger than the body "
+			    "limit of the hub at %s, %llu bytes",
+			    (unsigned long long)s->chunk, c->addr,
+			    (unsigned long long)c->hub_max);
+		s->max = c->hub_max;
+	}
+	/* The queue is handed to the client; it never writes itself. */
+	s->out.fd = -1;
+}
+
+/* -c: everything out, then one round trip that confirms it. */
+static void
+hub_close(struct sender *s)
+{
+	char err[256];
+
+	hub_push(s, 0);
+	if (client_sync(s->hub, HUB_SYNC_MS, hub_frame, s, err,
+	    sizeof err) < 0) {
+		s->hub_gone = 1;
+		err_die(relay_status(errno), "%s", err);
+	}
+	client_free(s->hub);
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct sender s;
+	struct client hub;
+	const char *hubs = NULL, *keyfile = NULL;
 	struct proto_hdr h;
 	struct proto_kv *extra = NULL;
 	size_t nextra = 0;
@@ -350,7 +564,7 @@ main(int argc, char *argv[])
 	memset(&h, 0, sizeof h);
 	s.max = PROTO_BODY_DEFAULT;
 	s.mode = MODE_WHOLE;
-	while ((c = getopt(argc, argv, "t:f:T:i:r:H:l0b:M:")) != -1) {
+	while ((c = getopt(argc, argv, "t:f:T:i:r:H:l0b:M:c:k:")) != -1) {
 		switch (c) {
 		case 't':
 			h.to = optarg;
@@ -386,6 +600,12 @@ main(int argc, char *argv[])
 		case 'M':
 			s.max = size_arg('M', optarg, 0);
 			break;
+		case 'c':
+			hubs = optarg;
+			break;
+		case 'k':
+			keyfile = optarg;
+			break;
 		default:
 			usage();
 		}
@@ -393,6 +613,18 @@ main(int argc, char *argv[])
 	if (h.to == NULL) {
 		err_warn("-t is required");
 		usage();
+	}
+	if (keyfile != NULL && hubs == NULL) {
+		err_warn("-k needs -c");
+		usage();
+	}
+	if (hubs != NULL && strcmp(hubs, "-") == 0) {
+		for (i = optind; i < argc; i++)
+			if (strcmp(argv[i], "-") == 0)
+				break;
+		if (optind == argc || i < argc)
+			err_die(DS_EXIT_USAGE, "-c -: the standard input is "
+			    "the hub; name the files to send");
 	}
 	if (modes != 0 && (modes & (modes - 1)) != 0) {
 		err_warn("-l, -0 and -b are exclusive");
@@ -425,6 +657,7 @@ main(int argc, char *argv[])
 		    "percent-encoded", PROTO_TOKEN_MAX);
 	h.extra = extra;
 	h.nextra = nextra;
+	s.to = h.to;
 
 	/* No limit here: the encoder itself measures against 4096. */
 	buf_init(&s.prefix, (size_t)-1);
@@ -440,7 +673,10 @@ main(int argc, char *argv[])
 	if (rc != 0)
 		err_die(DS_EXIT_USAGE, "cannot build the header: %s",
 		    proto_strerror(rc));
-	io_grow_pipe(1);
+	if (hubs != NULL)
+		hub_open(&s, &hub, hubs, keyfile, h.from);
+	else
+		io_grow_pipe(1);
 	dying_sender = &s;
 	err_on_die(flush_on_die);
 
@@ -464,7 +700,10 @@ main(int argc, char *argv[])
 			close(fd);
 		}
 	}
-	flush(&s);
+	if (s.hub != NULL)
+		hub_close(&s);
+	else
+		flush(&s);
 	outq_free(&s.out);
 	buf_free(&s.prefix);
 	free(extra);

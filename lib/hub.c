@@ -389,11 +389,6 @@ write_out(struct conn *d)
 		if (was_full || h->blocked != NULL)
 			wake(h);
 	}
-	if (len == 0 && d->out.cap > SCRATCH) {
-		/* A burst is over: give its memory back. */
-		buf_free(&d->out);
-		buf_init(&d->out, d->out.limit);
-	}
 	if (len == 0 && d->children == 0 && (d->state == C_CLOSING ||
 	    (d->eof && !d->pending))) {
 		close_conn(d, NULL);
@@ -1155,16 +1150,23 @@ handle(struct conn *c, const struct proto_msg *m)
 			return H_GONE;
 		}
 	}
+	if (m->wk[PF_TYPE] >= 0) {
+		type = proto_type(m);
+		if (proto_str_eq(type, "hello") || proto_str_eq(type, "auth")) {
+			if (sender_full(c))
+				return H_BLOCK;
+			say_err(c, m, "bad-hello", "already said hello");
+			h->st.refused++;
+			h->st.drops++;
+			return H_OK;
+		}
+	}
 	from = proto_get(m, PF_FROM);
 	if (!c->anon && !holds(c, from.p, from.n)) {
 		if (sender_full(c))
 			return H_BLOCK;
-		type = proto_type(m);
-		if (proto_str_eq(type, "hello") || proto_str_eq(type, "auth"))
-			say_err(c, m, "bad-hello", "already said hello");
-		else
-			say_err(c, m, "not-yours", "this connection does not "
-			    "hold the name %.*s", (int)from.n, from.p);
+		say_err(c, m, "not-yours", "this connection does not hold the "
+		    "name %.*s", (int)from.n, from.p);
 		h->st.refused++;
 		h->st.drops++;
 		return H_OK;
@@ -1176,15 +1178,12 @@ handle(struct conn *c, const struct proto_msg *m)
 		control(c, m);
 		return H_OK;
 	}
-	if (to.n == 1 && to.p[0] == '*') {
-		if (c->single)
-			goto no_route;
+	if (to.n == 1 && to.p[0] == '*')
 		return fan_out(c, m, NULL);
-	}
 	e = name_find(h, to.p, to.n);
 	if (e != NULL && e->svc != NULL)
 		return run_service(c, m, e);
-	if (e == NULL || e->n == 0 || c->single)
+	if (e == NULL || e->n == 0)
 		goto no_route;
 	if (m->nfields > (m->wk[PF_TYPE] >= 0) + (m->wk[PF_RE] >= 0) +
 	    (m->wk[PF_ID] >= 0) + (m->wk[PF_LEN] >= 0) + 2) {
@@ -1299,10 +1298,6 @@ process(struct conn *c, const char *base, size_t len, int scratch)
 			c->partial_since = loop_now(h->l);
 	} else {
 		c->partial_since = 0;
-		if (c->in.cap > SCRATCH) {
-			buf_free(&c->in);
-			buf_init(&c->in, c->in.limit);
-		}
 	}
 }
 
@@ -1332,26 +1327,22 @@ on_eof(struct conn *c)
 	update_want(c);
 }
 
-static void
-read_in(struct conn *c)
+/*
+ * One read into the scratch buffer (when nothing is buffered) or into
+ * c->in.  Returns the count read, 0 at end of file, -1 with errno.
+ */
+static ssize_t
+read_once(struct conn *c)
 {
 	struct hub *h = c->h;
 	ssize_t n;
 
-	if (c->blocked || c->state == C_CLOSING || h->draining)
-		return;
-	if (h->queued >= h->high_water) {
-		/* Too much is queued: read nothing until it drains. */
-		block(c);
-		return;
-	}
 	if (buf_len(&c->in) == 0) {
 		n = read(c->rfd, h->scratch, SCRATCH);
 		if (n > 0) {
 			h->st.bytes_in += (size_t)n;
 			c->last_read = c->last_active = loop_now(h->l);
 			process(c, h->scratch, (size_t)n, 1);
-			return;
 		}
 	} else {
 		size_t want = SCRATCH;
@@ -1360,8 +1351,8 @@ read_in(struct conn *c)
 		    c->p.need - buf_len(&c->in) > want)
 			want = c->p.need - buf_len(&c->in);
 		if (buf_reserve(&c->in, want) != BUF_OK) {
-			close_conn(c, "out of memory for its input");
-			return;
+			errno = ENOMEM;
+			return -1;
 		}
 		n = read(c->rfd, buf_tail(&c->in), buf_room(&c->in));
 		if (n > 0) {
@@ -1369,13 +1360,51 @@ read_in(struct conn *c)
 			h->st.bytes_in += (size_t)n;
 			c->last_read = c->last_active = loop_now(h->l);
 			process(c, buf_head(&c->in), buf_len(&c->in), 0);
-			return;
 		}
 	}
-	if (n == 0) {
-		on_eof(c);
-	} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-		close_conn(c, errno == ECONNRESET ? NULL : strerror(errno));
+	return n;
+}
+
+/*
+ * Read what c has sent.  A busy connection is read several times in one
+ * round, while each read fills the buffer: a round of poll(2) over many
+ * idle connections is dear, so each should move as much as it can.
+ */
+#define READS_PER_ROUND 16
+static void
+read_in(struct conn *c)
+{
+	struct hub *h = c->h;
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < READS_PER_ROUND; i++) {
+		if (c->dead || c->blocked || c->state == C_CLOSING ||
+		    h->draining)
+			return;
+		if (h->queued >= h->high_water) {
+			/* Too much is queued: read nothing until it drains. */
+			block(c);
+			return;
+		}
+		n = read_once(c);
+		if (n == 0) {
+			on_eof(c);
+			return;
+		}
+		if (n < 0) {
+			if (errno == ENOMEM)
+				close_conn(c, "out of memory for its input");
+			else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR)
+				close_conn(c, errno == ECONNRESET ? NULL :
+				    strerror(errno));
+			return;
+		}
+		if ((size_t)n < SCRATCH)
+			return;
+		/* Its destinations may want their bytes before more come. */
+		flush_dirty(h);
 	}
 }
 
@@ -1536,6 +1565,16 @@ on_tick(struct loop *l, uint64_t id, void *ctx)
 		} else if (c->state == C_CLOSING && c->children == 0 &&
 		    now - c->closing_since >= cfg->write_ms) {
 			close_conn(c, NULL);
+		} else if (now - c->last_active >= 1000) {
+			/* Quiet for a second: give its buffers back. */
+			if (buf_len(&c->out) == 0 && c->out.cap > 0) {
+				buf_free(&c->out);
+				buf_init(&c->out, c->out.limit);
+			}
+			if (buf_len(&c->in) == 0 && c->in.cap > 0) {
+				buf_free(&c->in);
+				buf_init(&c->in, c->in.limit);
+			}
 		}
 	}
 	flush_dirty(h);

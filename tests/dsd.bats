@@ -40,7 +40,7 @@ client() {
 	local out=${OUT:-$T/$name.out}
 	mkfifo "$T/$name.in"
 	[ -p "$out" ] || : >"$out"
-	bg conn_proc "$T/$name.in" "$out" "$addr" 3>&-
+	bg conn_proc "$T/$name.in" "$out" - "$addr" 3>&-
 	printf -v "PID_$name" %s "$!"
 	exec {fd}<>"$T/$name.in"
 	printf -v "FD_$name" %s "$fd"
@@ -48,14 +48,17 @@ client() {
 	OPEN_FDS+=("$fd")
 }
 
-# The process behind a client.  It lets go of the other clients' fifos,
-# so that they close when this shell closes them.
+# conn_proc IN OUT SOCAT-ARG...: the process behind a client.  It lets
+# go of the other clients' fifos, so that they close when this shell
+# closes them, and opens its own fifo itself (opening a fifo waits for
+# the other end).
 conn_proc() {
-	local fd
+	local in=$1 out=$2 fd
+	shift 2
 	for fd in "${OPEN_FDS[@]}"; do
 		exec {fd}>&-
 	done
-	exec socat - "$3" <"$1" >>"$2"
+	exec socat "$@" <"$in" >>"$out" 2>>"$in.err"
 }
 
 # deaf NAME: a client that never reads what the hub sends it (socat -u
@@ -63,7 +66,7 @@ conn_proc() {
 deaf() {
 	local name=$1 fd
 	mkfifo "$T/$name.in"
-	bg socat -u - "UNIX-CONNECT:$T/hub.sock" <"$T/$name.in" 3>&-
+	bg conn_proc "$T/$name.in" /dev/null -u - "UNIX-CONNECT:$T/hub.sock" 3>&-
 	printf -v "PID_$name" %s "$!"
 	exec {fd}<>"$T/$name.in"
 	printf -v "FD_$name" %s "$fd"
@@ -194,6 +197,11 @@ stat_is() {
 	[ "$(stat_of "$1")" = "$2" ]
 }
 
+# held NAME: a client holds NAME.
+held() {
+	ctl names | grep -q "^$1	[1-9]"
+}
+
 stat_at_least() {
 	[ "$(stat_of "$1")" -ge "$2" ]
 }
@@ -213,6 +221,8 @@ bystanders() {
 
 by_loop() {
 	local i=0
+	# Not bats's trap on every command: it would cost more than the loop.
+	trap - DEBUG
 	while [ ! -e "$T/by.stop" ]; do
 		i=$((i + 1))
 		put by1 "from=by1 to=by2 id=$i" "m$i"
@@ -747,6 +757,7 @@ zed	1
 # trickle NAME TEXT: NAME writes TEXT one byte every 0.2 s.
 trickle() {
 	local fd=FD_$1 i
+	trap - DEBUG
 	for ((i = 0; i < ${#2}; i++)); do
 		printf %s "${2:i:1}" >&"${!fd}"
 		sleep 0.2
@@ -810,13 +821,24 @@ trickle() {
 	bystanders_check
 }
 
-# flood NAME TO COUNT SIZE: NAME sends COUNT messages of SIZE bytes to TO.
+# flood NAME TO COUNT SIZE: in the background, NAME sends COUNT messages
+# of SIZE bytes to TO, with ids 1 to COUNT; a COUNT of 0 never ends.  Its
+# pid is $FLOOD.  (dssend does it, not a shell loop: a shell blocked in
+# a write to a full fifo does not die of SIGTERM.)
 flood() {
-	local body i
-	body=$(head -c "$4" /dev/zero | tr '\0' x)
-	for ((i = 1; i <= $3; i++)); do
-		put "$1" "from=$1 to=$2 id=$i" "$body"
-	done
+	local fd=FD_$1 src=/dev/zero
+	if [ "$3" -gt 0 ]; then
+		src=$T/$1.payload
+		head -c $(($3 * $4)) /dev/zero | tr '\0' x >"$src"
+	fi
+	bg flood_proc "$src" "${!fd}" -b "$4" -i 1 -f "$1" -t "$2" 3>&-
+	FLOOD=$!
+}
+
+flood_proc() {
+	local src=$1 fd=$2
+	shift 2
+	exec dssend "$@" "$src" >&"$fd"
 }
 
 @test "limit: a consumer that never reads holds its producer back, then is cut off (-Q 64k -w 1)" {
@@ -825,10 +847,10 @@ flood() {
 	bystanders
 	deaf slow
 	raw slow 'ds1 from=slow to=* type=hello id=hi\n\n'
-	wait_for 5 grep -q '^slow	1$' <(ctl names)
+	wait_for 5 held slow
 	hello prod
-	bg flood prod slow 300 4000 3>&-
-	flooder=$!
+	flood prod slow 300 4000
+	flooder=$FLOOD
 	# prod is held back while slow's queue is full...
 	wait_for 5 stat_is blocked 1
 	[ "$(stat_of queue_max)" -ge 65536 ]
@@ -851,16 +873,238 @@ flood() {
 	bystanders
 	deaf slow
 	raw slow 'ds1 from=slow to=* type=hello id=hi\n\n'
-	wait_for 5 grep -q '^slow	1$' <(ctl names)
+	wait_for 5 held slow
 	# Four producers, each with 64 MiB to send.
 	for p in p1 p2 p3 p4; do
 		hello "$p"
-		bg flood "$p" slow 1024 65536 3>&-
+		flood "$p" slow 0 65536
 	done
 	wait_for 10 stat_is blocked 4
-	bystanders_flowing
-	rss=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$HUB/status")
-	echo "VmRSS: $rss kB"
-	[ "$rss" -lt $(((64 + 1) * 1024)) ]
+	[ "$(stat_of queue_max)" -ge 1048576 ]
+	# Twice, some time apart: held back, they stay held back.
+	for round in 1 2; do
+		bystanders_flowing
+		bystanders_flowing
+		rss=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$HUB/status")
+		echo "VmRSS: $rss kB"
+		[ "$rss" -lt $(((64 + 1) * 1024)) ]
+	done
+	eq "$(stat_of blocked)" 4
 	bystanders_check
+}
+
+# --- signals ------------------------------------------------------------
+
+@test "SIGTERM: dsd stops reading, delivers what is queued, then exits 0" {
+	hub -w 10
+	# cons's socat writes into a fifo nobody reads yet, so what the hub
+	# sends it stays queued in the hub.
+	mkfifo "$T/cons.fifo"
+	exec {hold}<>"$T/cons.fifo"
+	OUT=$T/cons.fifo client cons
+	put cons "from=cons to=* type=hello id=hi"
+	hello prod
+	flood prod cons 200 4000
+	wait_for 10 exited "$FLOOD"
+	sync prod
+	wait_for 5 stat_at_least queued_bytes 100000
+	kill -TERM "$HUB"
+	wait_for 5 grep -q '^dsd: SIGTERM: draining, then exiting$' "$T/dsd.err"
+	# It does not read any more...
+	put prod "from=prod to=dsd type=ping id=late"
+	# ...and waits for cons to take what is queued for it.
+	kill -0 "$HUB"
+	cat <"$T/cons.fifo" >"$T/cons.out" {hold}>&- &
+	reader=$!
+	hub_exit
+	eq "$rc" 0
+	exec {hold}>&-
+	wait_for 5 exited "$reader"
+	eq "$(grep -ac '^ds1 from=prod to=cons ' "$T/cons.out")" 200
+	eq "$(grep -ac '^ds1 from=prod to=cons id=200 len=4000$' "$T/cons.out")" 1
+	closed prod
+	! grep -aq 're=late' "$T/prod.out"
+	eq "$(cat "$T/dsd.err")" "dsd: SIGTERM: draining, then exiting"
+}
+
+@test "SIGPIPE: a client that vanishes while the hub writes to it does not kill dsd" {
+	# Started with SIGPIPE at its default action, so that only dsd's own
+	# handling keeps it alive.
+	HUB_PRE=(env --default-signal=PIPE)
+	hub -w 10
+	bystanders
+	mkfifo "$T/victim.fifo"
+	exec {hold}<>"$T/victim.fifo"
+	OUT=$T/victim.fifo client victim
+	put victim "from=victim to=* type=hello id=hi"
+	hello prod
+	flood prod victim 0 4000
+	wait_for 5 stat_at_least queued_bytes 100000
+	# The victim goes with its socket full and the hub's queue for it
+	# not empty: the hub's next write to it fails with EPIPE.
+	kill -KILL "$PID_victim"
+	wait_for 5 exited "$PID_victim"
+	wait_for 5 stat_is connections 4
+	kill -0 "$HUB"
+	# prod's frames to victim now get no-route; the hub serves on.
+	wait_for 5 grep -aq '^ds1 from=dsd to=prod type=err re=[0-9]* status=1 reason=no-route ' "$T/prod.out"
+	kill "$FLOOD"
+	bystanders_check
+	[ ! -s "$T/dsd.err" ]
+	exec {hold}>&-
+}
+
+# --- -k: the key ----------------------------------------------------------
+
+# hmac KEYFILE TEXT: hex(HMAC-SHA256(key, TEXT)), the key being the file's
+# bytes less its newline.
+hmac() {
+	printf %s "$2" | openssl dgst -sha256 -hmac "$(cat "$1")" -r | cut -d ' ' -f 1
+}
+
+# hub_nonce NAME: the nonce in the hub's hello to NAME.
+hub_nonce() {
+	sed -n 's/^ds1 from=dsd to=[^ ]* type=hello re=hi .* nonce=\([0-9a-f]*\) .*/\1/p' "$T/$1.out"
+}
+
+# login NAME: connect as NAME to a hub with the key $T/key: hello with a
+# nonce, check the hub's proof, and send ours.
+login() {
+	local cn hn
+	cn=$(printf '%064x' "$RANDOM")
+	client "$1"
+	put "$1" "from=$1 to=* type=hello nonce=$cn id=hi"
+	wait_for 5 grep -aq "^ds1 from=dsd to=$1 type=hello " "$T/$1.out"
+	hn=$(hub_nonce "$1")
+	[ "${#hn}" -eq 64 ]
+	expect "$1" "from=dsd to=$1 type=hello re=hi max=16777216 queue=1048576 auth=hmac-sha256 nonce=$hn mac=$(hmac "$T/key" "$cn dsd")"
+	put "$1" "from=$1 to=dsd type=auth mac=$(hmac "$T/key" "$hn $1") id=au"
+	expect "$1" "from=dsd to=$1 type=rep re=au"
+}
+
+@test "-k: the hub proves the key, the client proves it back, and then holds its name" {
+	command -v openssl >/dev/null || skip "openssl is not installed"
+	echo 's3cret key' >"$T/key"
+	hub -k "$T/key"
+	login bob
+	login alice
+	put alice "from=alice to=bob id=1" "signed"
+	expect bob "from=alice to=bob id=1" "signed"
+	sync alice
+	nothing_more alice
+	[ ! -s "$T/dsd.err" ]
+}
+
+@test "-k: a wrong proof gets err reason=auth and the connection is closed; frames before it get no-hello" {
+	command -v openssl >/dev/null || skip "openssl is not installed"
+	echo 's3cret key' >"$T/key"
+	hub -k "$T/key"
+	login bob
+	# Without a nonce of its own, the client gets no proof from the hub.
+	client alice
+	put alice "from=alice to=* type=hello id=hi"
+	wait_for 5 grep -aq '^ds1 from=dsd to=alice type=hello ' "$T/alice.out"
+	hn=$(hub_nonce alice)
+	expect alice "from=dsd to=alice type=hello re=hi max=16777216 queue=1048576 auth=hmac-sha256 nonce=$hn"
+	echo 'wrong key' >"$T/wrong"
+	put alice "from=alice to=dsd type=auth mac=$(hmac "$T/wrong" "$hn alice") id=au"
+	expect alice "from=dsd to=alice type=err re=au status=1 reason=auth" $'authentication failed\n'
+	closed alice
+	eq "$(cat "$T/dsd.err")" "dsd: client 2 (unix: as alice): authentication failed"
+	# A frame before the proof.
+	client carol
+	put carol "from=carol to=* type=hello id=hi"
+	put carol "from=carol to=bob id=1" "unsigned"
+	wait_for 5 grep -aq '^ds1 from=dsd to=carol type=hello ' "$T/carol.out"
+	hn=$(hub_nonce carol)
+	expect carol "from=dsd to=carol type=hello re=hi max=16777216 queue=1048576 auth=hmac-sha256 nonce=$hn"
+	expect carol "from=dsd to=carol type=err re=1 status=1 reason=no-hello" $'authenticate before sending\n'
+	closed carol
+	# bob got nothing from either.
+	sync bob
+	nothing_more bob
+	eq "$(stat_of auth_failures)" 1
+}
+
+# --- many clients ---------------------------------------------------------
+
+# echo_bot PORT N: a client "echo" on 127.0.0.1:PORT that answers each
+# of N messages with a rep carrying the same body, then ends.
+echo_bot() {
+	local port=$1 n=$2 fd line from id len body i
+	exec {fd}<>"/dev/tcp/127.0.0.1/$port"
+	frame "from=echo to=* type=hello id=hi" >&"$fd"
+	IFS= read -r -t 10 -u "$fd" line
+	IFS= read -r -t 10 -u "$fd" line
+	for ((i = 0; i < n; i++)); do
+		IFS= read -r -t 20 -u "$fd" line || return 1
+		from=${line#* from=}
+		from=${from%% *}
+		id=${line#* id=}
+		id=${id%% *}
+		len=${line##* len=}
+		body=
+		[ "$len" -eq 0 ] || IFS= read -r -N "$len" -t 10 -u "$fd" body
+		IFS= read -r -t 10 -u "$fd" line
+		frame "from=echo to=$from type=rep re=$id" "$body" >&"$fd"
+	done
+}
+
+# many_clients PORT N: open N connections to the hub on 127.0.0.1:PORT,
+# all at once; each says hello as cI and sends "cI" to echo.  Then read
+# every answer, and print how many were exactly right, or what came
+# instead.
+many_clients() {
+	local port=$1 n=$2 i k fd got line ok=0
+	local -a fds=()
+	for ((i = 0; i < n; i++)); do
+		exec {fd}<>"/dev/tcp/127.0.0.1/$port" || return 1
+		fds+=("$fd")
+	done
+	for ((i = 0; i < n; i++)); do
+		{
+			frame "from=c$i to=* type=hello id=hi"
+			frame "from=c$i to=echo type=req id=$i" "c$i"
+		} >&"${fds[i]}" || return 1
+	done
+	for ((i = 0; i < n; i++)); do
+		fd=${fds[i]}
+		got=
+		for ((k = 0; k < 4; k++)); do
+			IFS= read -r -t 10 -u "$fd" line
+			got+=$line'|'
+		done
+		if [ "$got" = "ds1 from=dsd to=c$i type=hello re=hi max=16777216 queue=1048576 len=0||ds1 from=echo to=c$i type=rep re=$i len=$((${#i} + 1))|c$i|" ]; then
+			ok=$((ok + 1))
+		else
+			echo "c$i got: $got"
+		fi
+		exec {fd}>&-
+	done
+	echo "$ok"
+}
+
+# plain FUNCTION ARG...: run one of the functions above in a bash of its
+# own, without bats's traps on every command, which would make the loops
+# slow.
+plain() {
+	bash -c "$(declare -f frame echo_bot many_clients); \"\$@\"" plain "$@"
+}
+
+@test "1000 clients at once: each says hello, sends to one receiver, and gets its answer" {
+	ulimit -n 4096
+	hub -c 1100 -l 127.0.0.1:0
+	port=$(sed -n 's/^127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/dsd.out")
+	[ -n "$port" ]
+	bg plain echo_bot "$port" 1000 3>&-
+	bot=$!
+	wait_for 5 held echo
+	# This shell holds all 1000 connections itself (bash's /dev/tcp).
+	plain many_clients "$port" 1000 >"$T/many"
+	eq "$(tail -n 1 "$T/many")" 1000
+	wait_for 5 exited "$bot"
+	wait "$bot"
+	eq "$(stat_of connections_total)" 1003
+	eq "$(stat_of drops)" 0
+	[ ! -s "$T/dsd.err" ]
 }

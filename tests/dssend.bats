@@ -9,7 +9,7 @@
 bats_require_minimum_version 1.5.0
 load helper
 
-USAGE='usage: dssend -t to [-f from] [-T type] [-i id] [-r re] [-H key=value]... [-l | -0 | -b size] [-M max] [file ...]'
+USAGE='usage: dssend -t to [-f from] [-T type] [-i id] [-r re] [-H key=value]... [-l | -0 | -b size] [-M max] [-c address [-k keyfile]] [file ...]'
 
 # The header lines of a frame stream, one per message, with the id taken
 # out (auto ids change on every run).
