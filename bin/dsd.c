@@ -343,7 +343,7 @@ main(int argc, char *argv[])
 		cfg.hub.key = &key;
 	}
 	maxconn = cfg.hub.maxconn ? cfg.hub.maxconn : HUB_MAXCONN;
-	maxfd = maxconn + MAX_LISTEN + 8 + 3 * (cfg.hub.max_children ?
+	maxfd = maxconn + HUB_CONTROL_MAX + MAX_LISTEN + 8 + 3 * (cfg.hub.max_children ?
 	    cfg.hub.max_children : HUB_CHILDREN);
 	raise_nofile(maxfd + 16);
 	if ((l = loop_new(maxfd)) == NULL)

@@ -83,13 +83,15 @@ show() {
 	eval "$1" | sed 's/^/    /'
 }
 
-# until_names N: wait, for at most 5 s, until the hub holds N names.
-until_names() {
+# wait_until WHAT COMMAND...: retry COMMAND for at most 5 s.
+wait_until() {
+	what=$1
+	shift
 	i=0
-	while [ "$(dsctl -c "$hub" names 2>/dev/null | wc -l)" -lt "$1" ]; do
+	until "$@" >/dev/null 2>&1; do
 		i=$((i + 1))
 		if [ "$i" -gt 100 ]; then
-			echo "demo: the hub did not see every node in 5 s" >&2
+			echo "demo: $what did not happen within 5 s" >&2
 			cat "$tmp/dsd.log" >&2
 			exit 1
 		fi
@@ -97,20 +99,27 @@ until_names() {
 	done
 }
 
+# holds_both: the hub knows the names sort and sum.
+holds_both() {
+	[ "$(dsctl -c "$hub" names | grep -c -E '^(sort|sum)	')" -eq 2 ]
+}
+
 say "ds demo: programs that talk in messages."
 say "Lines starting with \$ are commands; lines marked | are bytes on the wire."
 say "" "== Part 1: a hub, and two nodes that serve each other" ""
 # Short relative paths read better; the directory is a fresh temporary one.
 cd "$tmp"
-hub=hub.sock
-ctl=hub.ctl
+hub=./hub.sock
+ctl=./hub.ctl
 say "The hub routes messages by name. It listens on a Unix socket here:"
 run "dsd -l $hub -C $ctl 2>dsd.log"
+wait_until "the hub's start" dsctl -c "$hub" ping
 say "" "Node A serves sort, and node B serves sum, each with a plain command:"
-run "dsrecv -c $hub -N sort -e 'sort -n'"
-run "dsrecv -c $hub -N sum -e 'tr \" \" \"\\n\" | paste -sd+ - | bc'"
-until_names 2
-say "" "The hub now knows both names (and the number of holders of each):"
+run "dsrecv -c $hub -N sort -e 'sort -n' 2>A.log"
+run "dsrecv -c $hub -N sum -e 'tr \" \" \"\\n\" | paste -sd+ - | bc' 2>B.log"
+wait_until "the nodes' hellos" holds_both
+say "" "The hub now knows both names, with the number of holders of each"
+say "(dsctl holds a name of its own while it asks):"
 show "dsctl -c $hub names"
 say "" "== A asks B for a sum" ""
 show "dsctl -c $hub call sum 1 2 3 4 5 6 7 8 9 10"
@@ -123,6 +132,8 @@ say "exits 1:"
 show "dsctl -c $hub call nobody hello 2>&1 || echo \"exit status \$?\""
 say "" "The control socket (mode 0600) takes privileged commands:"
 show "dsctl -c $ctl shutdown"
+say "" "The hub drains and exits; the nodes see it go and exit too:"
+show "wait; cat A.log B.log"
 
 say "" "== Part 2: the same requests through plain pipes, with no hub" ""
 

@@ -92,11 +92,11 @@ struct hub {
 	struct runner *run;
 	struct listener **lis;
 	size_t nlis;
-	int accept_paused;                 /* at maxconn, or out of fds */
 	int backoff_ms;
 	uint64_t backoff_timer;
 	struct conn *conns;
 	size_t nconns;
+	size_t nctl;                       /* of them, on the control socket */
 	unsigned long serial;
 	struct conn *dirty;
 	struct conn *blocked;
@@ -114,6 +114,7 @@ struct hub {
 };
 
 static void close_conn(struct conn *c, const char *why);
+static void update_accept(struct hub *h);
 static void process(struct conn *c, const char *base, size_t len,
     int scratch);
 static void update_want(struct conn *c);
@@ -555,18 +556,13 @@ close_conn(struct conn *c, const char *why)
 		close(c->wfd);
 	}
 	h->nconns--;
+	if (c->control)
+		h->nctl--;
 	if (c->single) {
 		h->done = 1;
 		loop_stop(h->l);
 	}
-	if (h->accept_paused == 1 && !h->draining &&
-	    h->nconns < h->cfg.maxconn) {
-		size_t i;
-
-		h->accept_paused = 0;
-		for (i = 0; i < h->nlis; i++)
-			loop_want(h->l, h->lis[i]->fd, LOOP_IN);
-	}
+	update_accept(h);
 	wake(h);
 	if (c->busy == 0 && c->children == 0)
 		free_conn(c);
@@ -657,8 +653,9 @@ say(struct conn *c, const struct proto_msg *m, const char *type,
 		struct proto_str id = proto_get(m, PF_ID);
 
 		/* To the name it sent as, when that is one of its own. */
-		if (c->anon || holds(c, from.p, from.n) ||
-		    c->hello[0] == '\0') {
+		if ((c->anon || holds(c, from.p, from.n) ||
+		    c->hello[0] == '\0') && !(from.n == h->name_len &&
+		    memcmp(from.p, h->name, from.n) == 0)) {
 			memcpy(to, from.p, from.n);
 			to[from.n] = '\0';
 			hd.to = to;
@@ -942,6 +939,15 @@ on_job_done(void *ctx, const struct child_result *res, struct buf *out,
 	    e, sizeof e) == PROTO_MSG) {
 		size_t before = buf_len(&c->out);
 
+		if (res->timed_out && buf_len(err) == 0) {
+			/* Say why, for people, as an err body should. */
+			char why[80];
+			int n = snprintf(why, sizeof why, "%s: the handler ran "
+			    "past its deadline of %d ms\n", j->self,
+			    h->cfg.child_ms);
+
+			buf_append(err, why, (size_t)n);
+		}
 		if (svc_reply(&c->out, &m, j->self, res, out, err,
 		    h->cfg.max_body) != 0)
 			c->kill = 1;
@@ -1439,83 +1445,93 @@ on_conn(struct loop *l, int fd, unsigned ev, void *ctx)
 
 /* Accepting. */
 
+/*
+ * Whether a listener may take another connection now.  Clients count
+ * against -c; the control socket has its own few places, so that an
+ * operator can still look and act when the hub is full.
+ */
+static int
+has_place(const struct hub *h, const struct listener *li)
+{
+	if (li->control)
+		return h->nctl < HUB_CONTROL_MAX;
+	return h->nconns - h->nctl < h->cfg.maxconn;
+}
+
+/* Watch or park each listener as its places and the backoff allow. */
 static void
-pause_accept(struct hub *h, int why)
+update_accept(struct hub *h)
 {
 	size_t i;
 
-	h->accept_paused = why;
-	for (i = 0; i < h->nlis; i++)
-		if (h->lis[i]->fd >= 0)
-			loop_want(h->l, h->lis[i]->fd, 0);
+	for (i = 0; i < h->nlis; i++) {
+		struct listener *li = h->lis[i];
+
+		if (li->fd < 0)
+			continue;
+		loop_want(h->l, li->fd, !h->draining && h->backoff_timer == 0 &&
+		    has_place(h, li) ? LOOP_IN : 0);
+	}
 }
 
 static void
 on_backoff(struct loop *l, uint64_t id, void *ctx)
 {
 	struct hub *h = ctx;
-	size_t i;
 
 	(void)l;
 	(void)id;
 	h->backoff_timer = 0;
-	if (h->draining)
-		return;
-	h->accept_paused = 0;
-	if (h->nconns >= h->cfg.maxconn) {
-		pause_accept(h, 1);
-		return;
-	}
-	for (i = 0; i < h->nlis; i++)
-		loop_want(h->l, h->lis[i]->fd, LOOP_IN);
+	update_accept(h);
 }
 
 static void
 on_accept(struct loop *l, int fd, unsigned ev, void *ctx)
 {
 	struct listener *li = ctx;
-	struct hub *h;
+	struct hub *h = li->h;
+	struct conn *c;
 	char peer[80], err[256];
 	int cfd;
 
 	(void)l;
 	(void)ev;
-	h = li->h;
-	while (h->nconns < h->cfg.maxconn) {
+	while (has_place(h, li)) {
 		cfd = net_accept(fd, peer, sizeof peer, err, sizeof err);
 		if (cfd == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
 			if (errno == EMFILE || errno == ENFILE ||
 			    errno == ENOBUFS || errno == ENOMEM) {
+				/* Never spin on a listener that stays ready. */
 				if (h->backoff_ms == 0)
 					h->backoff_ms = 100;
 				hub_log(h, "%s; accepting again in %d ms", err,
 				    h->backoff_ms);
-				pause_accept(h, 2);
 				h->backoff_timer = loop_timer(h->l, h->backoff_ms,
 				    on_backoff, h);
 				if (h->backoff_ms < 2000)
 					h->backoff_ms *= 2;
+				update_accept(h);
 				return;
 			}
 			hub_log(h, "%s", err);
 			return;
 		}
 		h->backoff_ms = 0;
-		{
-			struct conn *c = new_conn(h, cfd, cfd, peer);
-
-			if (c == NULL) {
-				hub_log(h, "cannot take the connection from "
-				    "%s: %s", peer, strerror(errno));
-				close(cfd);
-				continue;
-			}
-			c->control = li->control;
+		if ((c = new_conn(h, cfd, cfd, peer)) == NULL) {
+			hub_log(h, "cannot take the connection from %s: %s",
+			    peer, strerror(errno));
+			close(cfd);
+			continue;
+		}
+		if (li->control) {
+			c->control = 1;
+			h->nctl++;
 		}
 	}
-	pause_accept(h, 1);
+	/* Full: the next client waits in the kernel's backlog. */
+	update_accept(h);
 }
 
 /* The tick: deadlines of every connection. */
@@ -1767,6 +1783,7 @@ hub_drain(struct hub *h, int deadline_ms)
 		h->lis[i]->fd = -1;
 	}
 	loop_cancel(h->l, h->backoff_timer);
+	h->backoff_timer = 0;
 	for (c = h->conns; c != NULL; c = c->next) {
 		update_want(c);
 		mark_dirty(c);

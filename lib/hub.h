@@ -66,6 +66,7 @@ struct hub_config {
 #define HUB_CHILDREN 16
 #define HUB_CHILD_MS 60000
 #define HUB_NAMES_PER_CONN 64
+#define HUB_CONTROL_MAX 16          /* control connections, beside -c */
 
 /*
  * A hub on loop l.  The loop must have room for maxconn connections, the

@@ -10,22 +10,62 @@
 #include <time.h>
 #include <unistd.h>
 
+/*
+ * epoll(7) is Linux's; glibc and musl declare it whatever the feature
+ * macros say.  Elsewhere the loop is poll(2) only.
+ */
+#ifdef __linux__
+#include <sys/epoll.h>
+#define HAVE_EPOLL 1
+#define USES_EPOLL(l) ((l)->epfd >= 0)
+#else
+#define USES_EPOLL(l) 0
+#endif
+
 /* Signals 1..LOOP_NSIG-1 can be taken; that covers Linux's 64. */
 #define LOOP_NSIG 65
 #define NO_SLOT ((size_t)-1)
 
 /*
  * One registered fd.  Slots sit in registration order, in step with the
- * pollfd array; a deleted slot keeps its place (fn NULL, pollfd fd -1)
- * until compact() squeezes it out, so that deleting never moves the
- * slots of a round that is being dispatched.
+ * pollfd array of the poll backend; a deleted slot keeps its place (fn
+ * NULL, pollfd fd -1) until compact() squeezes it out, so that deleting
+ * never moves the slots of a round that is being dispatched.
  */
 struct slot {
 	int fd;
 	unsigned want;
 	loop_fd_fn *fn;
 	void *ctx;
+#ifdef HAVE_EPOLL
+	/*
+	 * The epoll backend's view of the fd.  The kernel's set lags the
+	 * wants: loop_want() only marks the slot dirty, and the set is put
+	 * right before the next epoll_wait(), so that interest switched off
+	 * and on within a round costs no system call.
+	 */
+	uint32_t gen;           /* tells this registration from older ones */
+	unsigned armed;         /* the interest in the epoll set; 0: not in it */
+	unsigned char fake;     /* FAKE_*: reported without epoll */
+	unsigned char dirty;    /* on the dirty list */
+#endif
 };
+
+#ifdef HAVE_EPOLL
+/* Why a slot that wants something is not in the epoll set. */
+enum {
+	FAKE_NONE,
+	FAKE_FILE,      /* epoll refused it (EPERM): always ready, as poll says */
+	FAKE_BAD        /* closed, or the kernel would not watch it: LOOP_ERR */
+};
+
+/* A ready fd of the epoll backend's round, found by its key. */
+struct ready {
+	size_t slot;            /* where it was when the round began */
+	uint64_t key;           /* see ep_key() */
+	unsigned events;        /* LOOP_* */
+};
+#endif
 
 /*
  * A timer lives in a record that stays put while the heap moves its
@@ -44,7 +84,7 @@ struct timer {
 
 struct loop {
 	/* Descriptors. */
-	struct pollfd *pfd;
+	struct pollfd *pfd;     /* the poll backend's; NULL with epoll */
 	struct slot *slot;
 	size_t len;             /* slots in use, dead ones included */
 	size_t cap;             /* max_fds plus one for the self-pipe */
@@ -54,6 +94,18 @@ struct loop {
 	size_t npolling;        /* live slots that are not parked */
 	size_t *where;          /* fd -> slot, or NO_SLOT */
 	size_t nwhere;
+
+	/* The epoll backend; epfd is -1 with poll. */
+	int epfd;
+#ifdef HAVE_EPOLL
+	struct epoll_event *ev;
+	int nev;
+	struct ready *ready;
+	int *dirty;             /* fds whose slots are dirty, maybe stale ones */
+	size_t ndirty;
+	size_t nfake;           /* slots with fake set */
+	uint32_t gen;
+#endif
 
 	/* The round being dispatched: slots [next, npolled) are still due. */
 	size_t next;
@@ -101,12 +153,41 @@ clock_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+#ifdef HAVE_EPOLL
+/*
+ * Make the epoll set and the arrays a round needs: epoll_wait() gets
+ * room for every slot, so that one round sees every ready fd, as poll
+ * does.
+ */
+static int
+epoll_open(struct loop *l)
+{
+	size_t nev = l->cap;
+
+	if (nev > (size_t)INT_MAX / sizeof *l->ev)
+		nev = (size_t)INT_MAX / sizeof *l->ev;
+	l->nev = (int)nev;
+	l->ev = calloc(nev, sizeof *l->ev);
+	l->ready = calloc(l->cap, sizeof *l->ready);
+	l->dirty = calloc(l->cap, sizeof *l->dirty);
+	if (l->ev == NULL || l->ready == NULL || l->dirty == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if ((l->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		return -1;
+	return 0;
+}
+#endif
+
 struct loop *
-loop_new(size_t max_fds)
+loop_new_flags(size_t max_fds, unsigned flags)
 {
 	struct loop *l;
+	int saved;
 
-	if (max_fds > (SIZE_MAX - 1) / sizeof(struct slot)) {
+	if ((flags & ~LOOP_POLL) != 0 ||
+	    max_fds > (SIZE_MAX - 1) / sizeof(struct slot)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -114,19 +195,33 @@ loop_new(size_t max_fds)
 		return NULL;
 	l->max_fds = max_fds;
 	l->cap = max_fds + 1;
-	l->pfd = calloc(l->cap, sizeof *l->pfd);
-	l->slot = calloc(l->cap, sizeof *l->slot);
-	if (l->pfd == NULL || l->slot == NULL) {
-		free(l->pfd);
-		free(l->slot);
-		free(l);
-		errno = ENOMEM;
-		return NULL;
-	}
 	l->free_timer = UINT32_MAX;
 	l->sig_rfd = l->sig_wfd = -1;
+	l->epfd = -1;
 	l->now = clock_ms();
+	if ((l->slot = calloc(l->cap, sizeof *l->slot)) == NULL)
+		goto fail;
+#ifdef HAVE_EPOLL
+	if ((flags & LOOP_POLL) == 0) {
+		if (epoll_open(l) < 0)
+			goto fail;
+		return l;
+	}
+#endif
+	if ((l->pfd = calloc(l->cap, sizeof *l->pfd)) == NULL)
+		goto fail;
 	return l;
+fail:
+	saved = errno;
+	loop_free(l);
+	errno = saved;
+	return NULL;
+}
+
+struct loop *
+loop_new(size_t max_fds)
+{
+	return loop_new_flags(max_fds, 0);
 }
 
 void
@@ -149,6 +244,13 @@ loop_free(struct loop *l)
 		close(l->sig_rfd);
 	if (l->sig_wfd >= 0)
 		close(l->sig_wfd);
+	if (l->epfd >= 0)
+		close(l->epfd);
+#ifdef HAVE_EPOLL
+	free(l->ev);
+	free(l->ready);
+	free(l->dirty);
+#endif
 	free(l->pfd);
 	free(l->slot);
 	free(l->where);
@@ -214,7 +316,8 @@ compact(struct loop *l)
 			continue;
 		if (w != r) {
 			l->slot[w] = l->slot[r];
-			l->pfd[w] = l->pfd[r];
+			if (l->pfd != NULL)
+				l->pfd[w] = l->pfd[r];
 			l->where[l->slot[w].fd] = w;
 		}
 		w++;
@@ -236,6 +339,140 @@ poll_events(unsigned want)
 	    ((want & LOOP_OUT) ? POLLOUT : 0));
 }
 
+#ifdef HAVE_EPOLL
+/*
+ * The epoll backend.  The kernel keys what it watches by fd and open
+ * file, and hands back the 64 bits of data it was given; these carry the
+ * fd and the slot's generation, so that an event of an fd that was
+ * deleted in this round, and perhaps added again under the same number,
+ * is told from one of the fd now registered.
+ */
+static uint64_t
+ep_key(const struct slot *s)
+{
+	return (uint64_t)s->gen << 32 | (uint32_t)s->fd;
+}
+
+static int
+key_fd(uint64_t key)
+{
+	return (int)(uint32_t)key;
+}
+
+static uint32_t
+ep_events(unsigned want)
+{
+	/* Level-triggered, as poll(2) is. */
+	return ((want & LOOP_IN) ? (uint32_t)EPOLLIN : 0) |
+	    ((want & LOOP_OUT) ? (uint32_t)EPOLLOUT : 0);
+}
+
+static unsigned
+ep_loop_events(uint32_t re)
+{
+	unsigned ev = 0;
+
+	if (re & EPOLLIN)
+		ev |= LOOP_IN;
+	if (re & EPOLLOUT)
+		ev |= LOOP_OUT;
+	if (re & EPOLLHUP)
+		ev |= LOOP_HUP;
+	if (re & EPOLLERR)
+		ev |= LOOP_ERR;
+	return ev;
+}
+
+static void
+ep_forget(struct loop *l, struct slot *s)
+{
+	struct epoll_event ev;
+
+	/*
+	 * A parked fd must leave the set: epoll reports EPOLLHUP and
+	 * EPOLLERR whatever the interest, and a parked fd hears nothing.
+	 * The call fails if the fd was closed, which took it out already.
+	 */
+	if (s->armed != 0) {
+		memset(&ev, 0, sizeof ev);
+		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, s->fd, &ev);
+		s->armed = 0;
+	}
+}
+
+/* Make the kernel's set agree with slot i's want. */
+static void
+ep_apply(struct loop *l, size_t i)
+{
+	struct slot *s = &l->slot[i];
+	struct epoll_event ev;
+	int op;
+
+	s->dirty = 0;
+	if (s->fake != FAKE_NONE) {
+		/* Parking ends it; the next want tries epoll afresh. */
+		if (s->want == 0) {
+			s->fake = FAKE_NONE;
+			l->nfake--;
+		}
+		return;
+	}
+	if (s->want == s->armed)
+		return;
+	if (s->want == 0) {
+		ep_forget(l, s);
+		return;
+	}
+	memset(&ev, 0, sizeof ev);
+	ev.events = ep_events(s->want);
+	ev.data.u64 = ep_key(s);
+	op = s->armed != 0 ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	if (epoll_ctl(l->epfd, op, s->fd, &ev) == 0) {
+		s->armed = s->want;
+		return;
+	}
+	/*
+	 * EPERM is a regular file or a device without poll support, which
+	 * poll(2) finds always ready.  Anything else means the fd was closed
+	 * behind the loop's back (EBADF, or ENOENT when its number went to
+	 * another file) or the kernel would not watch it (ENOMEM, ENOSPC):
+	 * LOOP_ERR from now on, as poll reports POLLNVAL.
+	 */
+	s->fake = errno == EPERM ? FAKE_FILE : FAKE_BAD;
+	ep_forget(l, s);
+	l->nfake++;
+}
+
+/* Put the kernel's set right for every dirty slot. */
+static void
+ep_flush(struct loop *l)
+{
+	size_t k, i;
+
+	for (k = 0; k < l->ndirty; k++) {
+		/* A deleted slot's entry finds nothing, or its successor. */
+		i = slot_of(l, l->dirty[k]);
+		if (i != NO_SLOT && l->slot[i].dirty)
+			ep_apply(l, i);
+	}
+	l->ndirty = 0;
+}
+
+static void
+ep_mark(struct loop *l, size_t i)
+{
+	struct slot *s = &l->slot[i];
+
+	if (s->dirty)
+		return;
+	/* Stale entries of deleted slots can fill it: then flush early. */
+	if (l->ndirty == l->cap)
+		ep_flush(l);
+	l->dirty[l->ndirty++] = s->fd;
+	s->dirty = 1;
+}
+#endif
+
 static void
 set_want(struct loop *l, size_t i, unsigned want)
 {
@@ -246,6 +483,14 @@ set_want(struct loop *l, size_t i, unsigned want)
 	else if (s->want == 0 && want != 0)
 		l->npolling++;
 	s->want = want;
+#ifdef HAVE_EPOLL
+	if (USES_EPOLL(l)) {
+		/* Unchanged interest costs no system call, now or later. */
+		if (s->fake != FAKE_NONE ? want == 0 : want != s->armed)
+			ep_mark(l, i);
+		return;
+	}
+#endif
 	/* poll(2) skips a negative fd, so a parked fd costs it nothing. */
 	l->pfd[i].fd = want ? s->fd : -1;
 	l->pfd[i].events = poll_events(want);
@@ -279,10 +524,22 @@ add_slot(struct loop *l, int fd, unsigned want, loop_fd_fn *fn, void *ctx)
 	l->slot[i].want = 0;
 	l->slot[i].fn = fn;
 	l->slot[i].ctx = ctx;
-	l->pfd[i].fd = -1;
-	l->pfd[i].events = 0;
-	/* Past npolled, so this round does not dispatch it. */
-	l->pfd[i].revents = 0;
+#ifdef HAVE_EPOLL
+	/*
+	 * A new generation: the round's events of an fd deleted in it do
+	 * not match this one.  The set learns of it before the next wait.
+	 */
+	l->slot[i].gen = ++l->gen;
+	l->slot[i].armed = 0;
+	l->slot[i].fake = FAKE_NONE;
+	l->slot[i].dirty = 0;
+#endif
+	if (l->pfd != NULL) {
+		l->pfd[i].fd = -1;
+		l->pfd[i].events = 0;
+		/* Past npolled, so this round does not dispatch it. */
+		l->pfd[i].revents = 0;
+	}
 	set_want(l, i, want);
 	l->where[fd] = i;
 	return 0;
@@ -333,11 +590,30 @@ loop_wanted(const struct loop *l, int fd)
 static void
 del_slot(struct loop *l, size_t i)
 {
-	set_want(l, i, 0);
-	l->where[l->slot[i].fd] = NO_SLOT;
-	l->slot[i].fn = NULL;
-	l->slot[i].ctx = NULL;
-	l->pfd[i].revents = 0;
+	struct slot *s = &l->slot[i];
+
+#ifdef HAVE_EPOLL
+	if (USES_EPOLL(l)) {
+		/*
+		 * Out of the set at once, not at the next flush: the caller
+		 * closes the fd next, and the set must not outlive it.
+		 */
+		ep_forget(l, s);
+		if (s->fake != FAKE_NONE)
+			l->nfake--;
+		s->fake = FAKE_NONE;
+		if (s->want != 0)
+			l->npolling--;
+		s->want = 0;
+	}
+#endif
+	if (l->pfd != NULL) {
+		set_want(l, i, 0);
+		l->pfd[i].revents = 0;
+	}
+	l->where[s->fd] = NO_SLOT;
+	s->fn = NULL;
+	s->ctx = NULL;
 	l->ndead++;
 }
 
@@ -446,6 +722,86 @@ dispatch_fds(struct loop *l, int ready)
 	l->next = l->npolled = 0;
 	return n;
 }
+
+#ifdef HAVE_EPOLL
+static int
+ready_cmp(const void *a, const void *b)
+{
+	const struct ready *ra = a, *rb = b;
+
+	return ra->slot < rb->slot ? -1 : ra->slot > rb->slot;
+}
+
+/*
+ * Call back what epoll_wait() returned, and the fds epoll cannot watch,
+ * in registration order: the ready ones alone are sorted by slot, which
+ * is cheap when few of many are ready.  Each is looked up again by its
+ * key before its turn, since an earlier callback may have deleted it.
+ * Returns how many callbacks ran.
+ */
+static int
+ep_dispatch(struct loop *l, int nev)
+{
+	size_t nready = 0, i, k;
+	int n = 0, sorted = 1;
+
+	for (k = 0; k < (size_t)nev; k++) {
+		uint64_t key = l->ev[k].data.u64;
+		struct slot *s;
+
+		/*
+		 * No match means an fd closed behind the loop's back that
+		 * another process keeps open: the kernel watches it still,
+		 * and nothing can take it out (see loop.h).
+		 */
+		if ((i = slot_of(l, key_fd(key))) == NO_SLOT)
+			continue;
+		s = &l->slot[i];
+		if (ep_key(s) != key || s->armed == 0 || s->fake != FAKE_NONE)
+			continue;
+		if (nready > 0 && l->ready[nready - 1].slot > i)
+			sorted = 0;
+		l->ready[nready].slot = i;
+		l->ready[nready].key = key;
+		l->ready[nready++].events = ep_loop_events(l->ev[k].events);
+	}
+	for (i = 0; l->nfake > 0 && i < l->len; i++) {
+		struct slot *s = &l->slot[i];
+
+		if (s->fn == NULL || s->fake == FAKE_NONE || s->want == 0)
+			continue;
+		sorted = sorted && (nready == 0 || l->ready[nready - 1].slot < i);
+		l->ready[nready].slot = i;
+		l->ready[nready].key = ep_key(s);
+		l->ready[nready++].events =
+		    s->fake == FAKE_FILE ? s->want : LOOP_ERR;
+	}
+	if (!sorted)
+		qsort(l->ready, nready, sizeof *l->ready, ready_cmp);
+	for (k = 0; k < nready; k++) {
+		const struct ready *r = &l->ready[k];
+		struct slot s;
+		unsigned ev;
+
+		if ((i = slot_of(l, key_fd(r->key))) == NO_SLOT ||
+		    ep_key(&l->slot[i]) != r->key)
+			continue;
+		/* A copy: the callback may move or free the slot. */
+		s = l->slot[i];
+		/* What was unwanted since the wait returned is not delivered. */
+		ev = r->events & (s.want | LOOP_HUP | LOOP_ERR);
+		if (s.want == 0 || ev == 0)
+			continue;
+		if (s.fn == on_sig_pipe) {
+			n += take_signals(l);
+			continue;
+		}
+		s.fn(l, s.fd, ev, s.ctx);
+		n++;
+	}
+	return n;
+}
+#endif
 
 /* Timers. */
 
@@ -731,6 +1087,31 @@ poll_timeout(const struct loop *l, int max_wait_ms)
 	return timeout;
 }
 
+/* Wait and dispatch the fds with either backend. */
+static int
+wait_fds(struct loop *l, int timeout)
+{
+	int n;
+
+#ifdef HAVE_EPOLL
+	if (USES_EPOLL(l)) {
+		/* poll(2) would find a fake one ready at once. */
+		if (l->nfake > 0)
+			timeout = 0;
+		n = epoll_wait(l->epfd, l->ev, l->nev, timeout);
+		l->now = clock_ms();
+		if (n < 0)
+			return -1;
+		return n > 0 || l->nfake > 0 ? ep_dispatch(l, n) : 0;
+	}
+#endif
+	n = poll(l->pfd, (nfds_t)l->len, timeout);
+	l->now = clock_ms();
+	if (n < 0)
+		return -1;
+	return n > 0 ? dispatch_fds(l, n) : 0;
+}
+
 int
 loop_run_once(struct loop *l, int max_wait_ms)
 {
@@ -742,21 +1123,21 @@ loop_run_once(struct loop *l, int max_wait_ms)
 	}
 	if (l->ndead > 0)
 		compact(l);
+#ifdef HAVE_EPOLL
+	if (USES_EPOLL(l))
+		ep_flush(l);
+#endif
 	l->now = clock_ms();
 	timeout = poll_timeout(l, max_wait_ms);
 	if (timeout < 0 && l->npolling == 0)
 		return 0;
 	l->running = 1;
-	n = poll(l->pfd, (nfds_t)l->len, timeout);
-	l->now = clock_ms();
-	if (n < 0) {
+	if ((n = wait_fds(l, timeout)) < 0) {
 		if (errno != EINTR && errno != EAGAIN) {
 			l->running = 0;
 			return -1;
 		}
 		n = 0;
-	} else if (n > 0) {
-		n = dispatch_fds(l, n);
 	}
 	if (l->nheap > 0) {
 		/* The fd callbacks may have taken a while. */

@@ -1,5 +1,5 @@
 /*
- * loop: one poll(2) loop per process, with fds, timers and signals.
+ * loop: one event loop per process, with fds, timers and signals.
  *
  * A program registers each descriptor with a callback and a context
  * pointer (its connection struct, say), arms one-shot timers for its
@@ -27,7 +27,14 @@
  * by memory.  Nothing here prints or exits: calls return 0 (or an id)
  * or -1 with errno.  It is not for use from more than one thread.
  *
- * A round of loop_run_once() is: poll with the nearest timer's deadline
+ * The kernel interface is epoll(7) on Linux, where a round costs time
+ * in the number of ready fds rather than of registered ones, and poll(2)
+ * elsewhere or when loop_new_flags() asks for it.  Both keep every
+ * promise here alike but one, on an fd closed while registered, which
+ * the text on events spells out.  "Polled" means watched by whichever
+ * is in use.
+ *
+ * A round of loop_run_once() is: wait with the nearest timer's deadline
  * as its timeout; call back each ready fd in registration order (signal
  * callbacks run, lowest number first, in the turn of the self-pipe,
  * which registers at the first loop_signal()); then fire the timers
@@ -55,10 +62,23 @@ struct loop;
 /*
  * Events.  A callback gets the ones it wants that are ready, plus
  * LOOP_HUP and LOOP_ERR, which are reported whenever the fd is polled,
- * wanted or not.  LOOP_ERR also stands for an fd that was closed while
- * still registered (POLLNVAL): close an fd only after loop_del().
- * LOOP_HUP may come with LOOP_IN while unread bytes remain; read to end
- * of file before closing, or the last bytes are lost.
+ * wanted or not.  LOOP_HUP may come with LOOP_IN while unread bytes
+ * remain; read to end of file before closing, or the last bytes are
+ * lost.  An fd the kernel cannot watch (a regular file, /dev/null) is
+ * always ready for what it wants, as poll(2) has it.
+ *
+ * LOOP_ERR also stands for an fd that was closed while still
+ * registered: close an fd only after loop_del().  poll(2) reports such
+ * an fd (POLLNVAL) in the next round.  epoll cannot: closing an fd
+ * takes it out of the epoll set without a word, so the loop learns of it
+ * only when it next hands the fd to the kernel, which is in the first
+ * round after loop_add() and in any round that begins with the fd's
+ * interest changed (other bits, or parked and asking again).  LOOP_ERR
+ * comes in that round; until then the fd is never ready.  Worse, while
+ * a copy of it stays open (dup(2), or a child forked before the close),
+ * the kernel goes on watching the copy, and the loop, unable to take it
+ * out, drops its events, which may wake every round.  The same LOOP_ERR
+ * reports an fd that the kernel would not watch for want of memory.
  */
 #define LOOP_IN  0x1u   /* readable, or end of file, or a connection */
 #define LOOP_OUT 0x2u   /* writable */
@@ -71,13 +91,22 @@ typedef void loop_signal_fn(struct loop *l, int signo, void *ctx);
 
 /*
  * A loop for at most max_fds descriptors (0 is allowed: a loop of timers
- * and signals only).  NULL with errno on failure.
+ * and signals only).  NULL with errno on failure.  loop_new(n) is
+ * loop_new_flags(n, 0).
  */
 struct loop *loop_new(size_t max_fds);
 
 /*
+ * Flags: LOOP_POLL uses poll(2) even where epoll(7) is there, to test
+ * it or to compare; elsewhere it changes nothing.  EINVAL for other bits.
+ */
+#define LOOP_POLL 0x1u
+struct loop *loop_new_flags(size_t max_fds, unsigned flags);
+
+/*
  * Free the loop, restore the signal dispositions it replaced and close
- * its self-pipe.  The caller's fds are left open.  Not from a callback.
+ * its self-pipe and epoll fd.  The caller's fds are left open.  Not
+ * from a callback.
  */
 void loop_free(struct loop *l);
 
@@ -94,7 +123,10 @@ int loop_add(struct loop *l, int fd, unsigned want, loop_fd_fn *fn,
 
 /*
  * Change what fd is watched for; 0 parks it.  Returns 0, or -1 with
- * errno ENOENT when fd is not registered, EINVAL for bad bits.
+ * errno ENOENT when fd is not registered, EINVAL for bad bits.  It is
+ * cheap enough to call after every event: the epoll set is brought up
+ * to date before the next wait, so asking for what fd already has, or
+ * changing it and back within a round, makes no system call.
  */
 int loop_want(struct loop *l, int fd, unsigned want);
 
@@ -131,7 +163,7 @@ int loop_cancel(struct loop *l, uint64_t id);
  * back the disposition the loop replaced.  Deliveries that arrive before
  * the loop gets to them are merged into one call, as the kernel merges
  * pending signals.  The handler is installed with SA_RESTART, since the
- * self-pipe already wakes poll; other blocking calls in the program go
+ * self-pipe already wakes the loop; other blocking calls in the program go
  * on undisturbed.  Only one loop in a process may take signals.  Returns
  * 0, or -1 with errno: EINVAL for a bad signo, EBUSY when another loop
  * holds signals, or an error of pipe(2) or sigaction(2).
@@ -139,7 +171,7 @@ int loop_cancel(struct loop *l, uint64_t id);
 int loop_signal(struct loop *l, int signo, loop_signal_fn *fn, void *ctx);
 
 /*
- * CLOCK_MONOTONIC in milliseconds, read when poll returns (and again
+ * CLOCK_MONOTONIC in milliseconds, read when the wait returns (and again
  * before the round's timers fire), so all callbacks of a round agree.
  */
 int64_t loop_now(const struct loop *l);
@@ -147,10 +179,10 @@ int64_t loop_now(const struct loop *l);
 /*
  * One round: wait at most max_wait_ms (negative: until the next timer or
  * fd event) and dispatch.  Returns the number of callbacks run, 0 when
- * poll was interrupted or timed out, or -1 with errno: a poll(2) error,
- * or EBUSY when called from a callback.  With no polled fd, no timer and
- * a negative max_wait_ms, nothing could ever happen, so it returns 0 at
- * once instead of waiting forever.
+ * the wait was interrupted or timed out, or -1 with errno: an error of
+ * poll(2) or epoll_wait(2), or EBUSY when called from a callback.  With
+ * no polled fd, no timer and a negative max_wait_ms, nothing could ever
+ * happen, so it returns 0 at once instead of waiting forever.
  */
 int loop_run_once(struct loop *l, int max_wait_ms);
 

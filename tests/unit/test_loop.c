@@ -3,13 +3,57 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../lib/loop.h"
 #include "unit.h"
+
+/*
+ * Every test runs once for each backend: suite_loop() sets the flags
+ * that new_loop() passes on, and a failure names the backend it came
+ * from.
+ */
+static unsigned loop_flags;
+
+static struct loop *
+new_loop(size_t max_fds)
+{
+	return loop_new_flags(max_fds, loop_flags);
+}
+
+static const char *
+backend(void)
+{
+#ifdef __linux__
+	return loop_flags & LOOP_POLL ? "poll" : "epoll";
+#else
+	return "poll";
+#endif
+}
+
+static void
+loop_check(int ok, const char *what, const char *file, int line)
+{
+	char msg[512];
+
+	if (!ok) {
+		snprintf(msg, sizeof msg, "[%s] %s", backend(), what);
+		what = msg;
+	}
+	unit_check(ok, what, file, line);
+}
+
+#undef CHECK
+#undef CHECK_MEM
+#define CHECK(cond) loop_check((cond) != 0, #cond, __FILE__, __LINE__)
+#define CHECK_MEM(got, n, want) \
+	loop_check((n) == strlen(want) && memcmp((got), (want), (n)) == 0, \
+	    #got " == " #want, __FILE__, __LINE__)
 
 /*
  * Every wait below is a poll timeout with a round counter, so a broken
@@ -75,7 +119,7 @@ run_until(struct loop *l, const int *count, int want)
 static void
 test_ready(void)
 {
-	struct loop *l = loop_new(8);
+	struct loop *l = new_loop(8);
 	struct seen r = { 0, -1, 0 }, w = { 0, -1, 0 };
 	int p[2];
 
@@ -145,7 +189,7 @@ on_conn(struct loop *l, int fd, unsigned events, void *ctx)
 static void
 test_socketpair(void)
 {
-	struct loop *l = loop_new(8);
+	struct loop *l = new_loop(8);
 	struct conn cli, srv;
 	int sv[2], i, ok = 1;
 
@@ -181,7 +225,7 @@ test_socketpair(void)
 static void
 test_want(void)
 {
-	struct loop *l = loop_new(8);
+	struct loop *l = new_loop(8);
 	struct seen w = { 0, -1, 0 };
 	int p[2];
 
@@ -216,7 +260,7 @@ test_want(void)
 static void
 test_full_pipe(void)
 {
-	struct loop *l = loop_new(8);
+	struct loop *l = new_loop(8);
 	struct seen r = { 0, -1, 0 }, w = { 0, -1, 0 };
 	char chunk[4096];
 	int p[2];
@@ -322,7 +366,7 @@ on_pause(struct loop *l, int fd, unsigned events, void *ctx)
 static void
 test_del_pending(void)
 {
-	struct loop *l = loop_new(8);
+	struct loop *l = new_loop(8);
 	struct killer ka, kb;
 	int a[2], b[2];
 
@@ -397,7 +441,7 @@ on_reuse(struct loop *l, int fd, unsigned events, void *ctx)
 static void
 test_reuse_in_round(void)
 {
-	struct loop *l = loop_new(8);
+	struct loop *l = new_loop(8);
 	struct reuse r;
 	struct seen sb = { 0, -1, 0 };
 	int a[2], b[2], old_b;
@@ -431,7 +475,7 @@ test_reuse_in_round(void)
 static void
 test_compact_in_round(void)
 {
-	struct loop *l = loop_new(4);
+	struct loop *l = new_loop(4);
 	struct killer ka;
 	struct seen sb = { 0, -1, 0 }, sc = { 0, -1, 0 }, sd = { 0, -1, 0 };
 	struct seen se = { 0, -1, 0 }, sf = { 0, -1, 0 }, sx = { 0, -1, 0 };
@@ -480,7 +524,7 @@ static void
 test_many_fds(void)
 {
 	enum { NP = 100 };
-	struct loop *l = loop_new(NP);
+	struct loop *l = new_loop(NP);
 	static struct seen s[NP];
 	static int p[NP][2];
 	struct killer k;
@@ -526,7 +570,7 @@ test_many_fds(void)
 static void
 test_capacity(void)
 {
-	struct loop *l = loop_new(2), *none = loop_new(0);
+	struct loop *l = new_loop(2), *none = new_loop(0);
 	struct seen s = { 0, -1, 0 };
 	int a[2], b[2], c[2];
 
@@ -569,7 +613,7 @@ test_capacity(void)
 static void
 test_hangup(void)
 {
-	struct loop *l = loop_new(8);
+	struct loop *l = new_loop(8);
 	struct seen r = { 0, -1, 0 }, w = { 0, -1, 0 }, sk = { 0, -1, 0 };
 	struct seen bad = { 0, -1, 0 };
 	char c;
@@ -611,9 +655,346 @@ test_hangup(void)
 	close(z[0]);
 	CHECK(run_until(l, &bad.calls, 1));
 	CHECK(bad.events == LOOP_ERR);
+	/* Again, every round it wants something, as POLLNVAL is. */
+	CHECK(loop_run_once(l, WAIT_MS) == 1 && bad.calls == 2);
 	loop_del(l, z[0]);
 	close(z[1]);
 	loop_free(l);
+}
+
+/*
+ * An fd closed after it has been polled: poll(2) reports it at once,
+ * while epoll, which the close quietly leaves, hears of it only when the
+ * loop next hands the fd to the kernel, on a change of interest (see
+ * loop.h).  Either way LOOP_ERR comes once the interest has changed.
+ */
+static void
+test_closed_later(void)
+{
+	struct loop *l = new_loop(4);
+	struct seen bad = { 0, -1, 0 };
+	int z[2];
+
+	CHECK(nb_pipe(z) == 0);
+	CHECK(loop_add(l, z[0], LOOP_IN, on_fd, &bad) == 0);
+	CHECK(loop_run_once(l, 10) == 0 && bad.calls == 0);
+	close(z[0]);
+#ifdef __linux__
+	if (!(loop_flags & LOOP_POLL)) {
+		/* This is also how the test knows epoll is in use. */
+		CHECK(loop_run_once(l, 20) == 0 && bad.calls == 0);
+	} else
+#endif
+	{
+		CHECK(loop_run_once(l, WAIT_MS) == 1 && bad.calls == 1);
+		CHECK(bad.events == LOOP_ERR);
+	}
+	CHECK(loop_want(l, z[0], LOOP_IN | LOOP_OUT) == 0);
+	bad.calls = 0;
+	CHECK(loop_run_once(l, WAIT_MS) == 1 && bad.calls == 1);
+	CHECK(bad.events == LOOP_ERR);
+	/* Deleting it is quiet, and its number may be registered again. */
+	loop_del(l, z[0]);
+	CHECK(loop_run_once(l, 10) == 0 && bad.calls == 1);
+	CHECK(nb_pipe(z) == 0);
+	CHECK(loop_add(l, z[0], LOOP_IN, on_fd, &bad) == 0);
+	CHECK(write(z[1], "x", 1) == 1);
+	CHECK(loop_run_once(l, WAIT_MS) == 1 && bad.calls == 2);
+	CHECK(bad.events == LOOP_IN);
+	loop_free(l);
+	close_pipe(z);
+}
+
+/*
+ * A parked fd hears no hangup, under either backend: with epoll, whose
+ * set always reports EPOLLHUP and EPOLLERR, it has to leave the set.
+ */
+struct parker {
+	struct seen seen;
+	int park;               /* an fd to park, or -1 */
+};
+
+static void
+on_park(struct loop *l, int fd, unsigned events, void *ctx)
+{
+	struct parker *p = ctx;
+
+	on_fd(l, fd, events, &p->seen);
+	if (p->park >= 0)
+		loop_want(l, p->park, 0);
+	p->park = -1;
+}
+
+static void
+test_parked_hangup(void)
+{
+	struct loop *l = new_loop(8);
+	struct seen r = { 0, -1, 0 }, w = { 0, -1, 0 }, s = { 0, -1, 0 };
+	struct parker pk;
+	int sv[2], p[2], q[2];
+	int64_t start;
+	char c;
+
+	/* A socket that has been polled, then parked, then hung up on. */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	CHECK(loop_add(l, sv[0], LOOP_IN, on_fd, &s) == 0);
+	CHECK(loop_run_once(l, 10) == 0);
+	CHECK(loop_want(l, sv[0], 0) == 0);
+	close(sv[1]);
+	start = loop_now(l);
+	CHECK(loop_run_once(l, 20) == 0 && s.calls == 0);
+	CHECK(loop_now(l) >= start + 20);
+	CHECK(loop_want(l, sv[0], LOOP_IN) == 0);
+	CHECK(loop_run_once(l, WAIT_MS) == 1 && s.calls == 1);
+	CHECK((s.events & LOOP_IN) != 0 && (s.events & LOOP_HUP) != 0);
+	CHECK(read(sv[0], &c, 1) == 0);
+	loop_del(l, sv[0]);
+	close(sv[0]);
+
+	/* A pipe's writer, parked when its reader goes: no LOOP_ERR. */
+	CHECK(nb_pipe(p) == 0);
+	CHECK(loop_add(l, p[1], LOOP_OUT, on_fd, &w) == 0);
+	CHECK(loop_run_once(l, WAIT_MS) == 1 && w.calls == 1);
+	CHECK(loop_want(l, p[1], 0) == 0);
+	close(p[0]);
+	CHECK(loop_run_once(l, 20) == 0 && w.calls == 1);
+	CHECK(loop_want(l, p[1], LOOP_OUT) == 0);
+	CHECK(loop_run_once(l, WAIT_MS) == 1 && w.calls == 2);
+	CHECK((w.events & LOOP_ERR) != 0);
+	loop_del(l, p[1]);
+	close(p[1]);
+
+	/*
+	 * The hangup is already pending when an earlier callback of the
+	 * same round parks the fd: it is not called, then or later.
+	 */
+	memset(&pk, 0, sizeof pk);
+	CHECK(nb_pipe(p) == 0 && nb_pipe(q) == 0);
+	CHECK(loop_add(l, q[0], LOOP_IN, on_park, &pk) == 0);
+	CHECK(loop_add(l, p[0], LOOP_IN, on_fd, &r) == 0);
+	CHECK(loop_run_once(l, 10) == 0);
+	pk.park = p[0];
+	close(p[1]);
+	CHECK(write(q[1], "q", 1) == 1);
+	CHECK(loop_run_once(l, WAIT_MS) == 1 && pk.seen.calls == 1);
+	CHECK(r.calls == 0 && loop_wanted(l, p[0]) == 0);
+	CHECK(read(q[0], &c, 1) == 1);
+	CHECK(loop_run_once(l, 20) == 0 && r.calls == 0);
+	CHECK(loop_want(l, p[0], LOOP_IN) == 0);
+	CHECK(loop_run_once(l, WAIT_MS) == 1 && r.calls == 1);
+	CHECK((r.events & LOOP_HUP) != 0);
+	loop_free(l);
+	close(p[0]);
+	close_pipe(q);
+}
+
+/*
+ * Interest changed and changed back within a round: the fd is called as
+ * if nothing had happened (the epoll backend makes no system call), and
+ * an fd added and deleted over and over, which leaves stale entries in
+ * the epoll backend's list of changes, upsets nothing.
+ */
+struct toggler {
+	struct seen seen;
+	int other;
+};
+
+static void
+on_toggle(struct loop *l, int fd, unsigned events, void *ctx)
+{
+	struct toggler *t = ctx;
+
+	on_fd(l, fd, events, &t->seen);
+	loop_want(l, t->other, 0);
+	loop_want(l, t->other, LOOP_IN | LOOP_OUT);
+	loop_want(l, t->other, LOOP_IN);
+}
+
+static void
+test_churn(void)
+{
+	struct loop *l = new_loop(2);
+	struct toggler t;
+	struct seen s = { 0, -1, 0 };
+	int a[2], b[2], i, ok = 1;
+
+	memset(&t, 0, sizeof t);
+	CHECK(nb_pipe(a) == 0 && nb_pipe(b) == 0);
+	t.other = b[0];
+	CHECK(loop_add(l, a[0], LOOP_IN, on_toggle, &t) == 0);
+	CHECK(loop_add(l, b[0], LOOP_IN, on_fd, &s) == 0);
+	CHECK(write(a[1], "a", 1) == 1 && write(b[1], "b", 1) == 1);
+	CHECK(loop_run_once(l, WAIT_MS) == 2 && t.seen.calls == 1 &&
+	    s.calls == 1 && s.events == LOOP_IN);
+	CHECK(loop_wanted(l, b[0]) == LOOP_IN);
+	for (i = 0; i < 50; i++) {
+		loop_del(l, b[0]);
+		ok &= loop_add(l, b[0], i % 2 ? LOOP_IN : 0, on_fd, &s) == 0;
+		ok &= loop_want(l, b[0], LOOP_OUT) == 0;
+	}
+	CHECK(ok);
+	CHECK(loop_want(l, b[0], LOOP_IN) == 0);
+	CHECK(loop_run_once(l, WAIT_MS) == 2 && s.calls == 2 &&
+	    s.events == LOOP_IN);
+	CHECK(read(a[0], &i, 1) == 1 && read(b[0], &i, 1) == 1);
+	CHECK(loop_run_once(l, 10) == 0);
+	loop_free(l);
+	close_pipe(a);
+	close_pipe(b);
+}
+
+/*
+ * Fds that epoll cannot watch, a regular file and /dev/null, are always
+ * ready for what they want, as poll(2) says: the round does not wait.
+ */
+static void
+test_always_ready(void)
+{
+	struct loop *l = new_loop(4);
+	struct seen f = { 0, -1, 0 }, n = { 0, -1, 0 };
+	FILE *tmp = tmpfile();
+	int null = open("/dev/null", O_RDWR);
+	int64_t start;
+
+	CHECK(tmp != NULL && null >= 0);
+	if (tmp == NULL || null < 0)
+		goto out;
+	CHECK(loop_add(l, fileno(tmp), LOOP_IN | LOOP_OUT, on_fd, &f) == 0);
+	CHECK(loop_add(l, null, LOOP_OUT, on_fd, &n) == 0);
+	start = loop_now(l);
+	CHECK(loop_run_once(l, 5000) == 2);
+	CHECK(loop_now(l) < start + 2000);
+	CHECK(f.events == (LOOP_IN | LOOP_OUT) && n.events == LOOP_OUT);
+	CHECK(loop_want(l, fileno(tmp), LOOP_IN) == 0);
+	CHECK(loop_run_once(l, 5000) == 2 && f.events == LOOP_IN);
+	/* Parked, it is left alone, and the round waits. */
+	CHECK(loop_want(l, fileno(tmp), 0) == 0);
+	CHECK(loop_want(l, null, 0) == 0);
+	start = loop_now(l);
+	CHECK(loop_run_once(l, 20) == 0 && f.calls == 2 && n.calls == 2);
+	CHECK(loop_now(l) >= start + 20);
+	CHECK(loop_want(l, null, LOOP_IN) == 0);
+	CHECK(loop_run_once(l, WAIT_MS) == 1 && n.calls == 3 &&
+	    n.events == LOOP_IN);
+	loop_del(l, null);
+	CHECK(loop_run_once(l, 20) == 0 && n.calls == 3);
+out:
+	loop_free(l);
+	if (tmp != NULL)
+		fclose(tmp);
+	if (null >= 0)
+		close(null);
+}
+
+/*
+ * A crowd: 1000 registered fds, of which one or a few are active.  The
+ * idle ones are copies of one empty pipe's reader, so the test needs few
+ * more fds than that; the active ones sit among them.  Each round calls
+ * exactly the active ones, in registration order, whatever order their
+ * events came in.
+ */
+static void
+test_crowd(void)
+{
+	enum { NFD = 1000, NACT = 5 };
+	static int fd[NFD];
+	static struct seen s[NFD];
+	static const int at[NACT] = { 0, 250, 500, 750, NFD - 1 };
+	struct loop *l = new_loop(NFD);
+	struct rlimit rl;
+	int idle[2], act[NACT][2], i, k, ok = 1, nfd = 0;
+	char c;
+
+	/* 1000 fds and some: more than a soft limit of 1024 may allow. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < 2 * NFD) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
+		    rl.rlim_max > 2 * NFD ? 2 * NFD : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	memset(s, 0, sizeof s);
+	CHECK(l != NULL && nb_pipe(idle) == 0);
+	for (k = 0; k < NACT; k++)
+		CHECK(nb_pipe(act[k]) == 0);
+	for (i = 0, k = 0; i < NFD; i++) {
+		if (k < NACT && i == at[k])
+			fd[i] = act[k++][0];
+		else
+			fd[i] = dup(idle[0]);
+		ok &= fd[i] >= 0 &&
+		    loop_add(l, fd[i], LOOP_IN, on_fd, &s[i]) == 0;
+		nfd += fd[i] >= 0;
+	}
+	CHECK(ok && nfd == NFD);
+	if (!ok)
+		goto out;
+	CHECK(loop_run_once(l, 10) == 0);
+
+	/* One active at a time, each in turn, a few times over. */
+	for (i = 0; i < 4 * NACT; i++) {
+		k = i % NACT;
+		ntrace = 0;
+		ok &= write(act[k][1], "a", 1) == 1;
+		ok &= loop_run_once(l, WAIT_MS) == 1;
+		ok &= ntrace == 1 && trace[0] == fd[at[k]] &&
+		    s[at[k]].events == LOOP_IN;
+		ok &= read(act[k][0], &c, 1) == 1;
+	}
+	CHECK(ok);
+	for (i = 0, k = 0; i < NFD; i++)
+		k += s[i].calls;
+	CHECK(k == 4 * NACT);
+
+	/* All active, woken last first: called first first. */
+	for (k = NACT - 1; k >= 0; k--)
+		CHECK(write(act[k][1], "a", 1) == 1);
+	ntrace = 0;
+	CHECK(loop_run_once(l, WAIT_MS) == NACT);
+	for (k = 0, ok = ntrace == NACT; ok && k < NACT; k++)
+		ok = trace[k] == fd[at[k]];
+	CHECK(ok);
+
+	/* Parked in the crowd, it is not called; asked again, it is. */
+	CHECK(loop_want(l, fd[at[2]], 0) == 0);
+	ntrace = 0;
+	CHECK(loop_run_once(l, WAIT_MS) == NACT - 1 && ntrace == NACT - 1);
+	CHECK(trace[1] == fd[at[1]] && trace[2] == fd[at[3]]);
+	CHECK(loop_want(l, fd[at[2]], LOOP_IN) == 0);
+	ntrace = 0;
+	CHECK(loop_run_once(l, WAIT_MS) == NACT && trace[2] == fd[at[2]]);
+	for (k = 0; k < NACT; k++)
+		CHECK(read(act[k][0], &c, 1) == 1);
+	CHECK(loop_run_once(l, 10) == 0);
+out:
+	loop_free(l);
+	for (i = 0; i < NFD; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	close_pipe(idle);
+	for (k = 0; k < NACT; k++)
+		close(act[k][1]);
+}
+
+static void
+test_flags(void)
+{
+	struct loop *l;
+	struct seen s = { 0, -1, 0 };
+	int p[2];
+
+	errno = 0;
+	CHECK(loop_new_flags(4, 0x2) == NULL && errno == EINVAL);
+	errno = 0;
+	CHECK(loop_new_flags(4, LOOP_POLL | 0x100) == NULL && errno == EINVAL);
+	/* loop_new() is the default, epoll where there is one. */
+	l = loop_new(4);
+	CHECK(l != NULL && nb_pipe(p) == 0);
+	CHECK(loop_add(l, p[0], LOOP_IN, on_fd, &s) == 0);
+	CHECK(write(p[1], "x", 1) == 1);
+	CHECK(loop_run_once(l, WAIT_MS) == 1 && s.calls == 1);
+	loop_free(l);
+	close_pipe(p);
 }
 
 /* Timers record the order they fire in. */
@@ -659,7 +1040,7 @@ fire_all(struct loop *l, int want)
 static void
 test_timer_order(void)
 {
-	struct loop *l = loop_new(0);
+	struct loop *l = new_loop(0);
 	struct tctx t[6];
 	int64_t start;
 	int i;
@@ -703,7 +1084,7 @@ test_timer_order(void)
 static void
 test_timer_timeout(void)
 {
-	struct loop *l = loop_new(4);
+	struct loop *l = new_loop(4);
 	struct tctx t;
 	int64_t start;
 	int p[2];
@@ -730,7 +1111,7 @@ test_timer_timeout(void)
 static void
 test_timer_cancel(void)
 {
-	struct loop *l = loop_new(0);
+	struct loop *l = new_loop(0);
 	struct tctx t[4];
 	uint64_t a, b, c;
 	int i;
@@ -779,7 +1160,7 @@ test_timer_cancel(void)
 static void
 test_timer_from_timer(void)
 {
-	struct loop *l = loop_new(0);
+	struct loop *l = new_loop(0);
 	struct tctx t;
 	int i, ok = 1;
 
@@ -833,7 +1214,7 @@ static void
 test_many_timers(void)
 {
 	enum { NT = 20000 };
-	struct loop *l = loop_new(0);
+	struct loop *l = new_loop(0);
 	struct mtimer *m = calloc(NT, sizeof *m);
 	uint64_t *id = calloc(NT, sizeof *id);
 	int i, ok = 1, cancelled = 0;
@@ -912,7 +1293,7 @@ static void
 test_signals(void)
 {
 	struct sigaction saved1, saved2, sa, now;
-	struct loop *l = loop_new(4), *other = loop_new(4);
+	struct loop *l = new_loop(4), *other = new_loop(4);
 	struct sseen s = { 0, 0, 0 }, s2 = { 0, 0, 0 };
 	int i;
 
@@ -989,7 +1370,7 @@ static void
 test_eintr(void)
 {
 	struct sigaction saved, sa;
-	struct loop *l = loop_new(4);
+	struct loop *l = new_loop(4);
 	int i, rc = 0, status;
 	int64_t start;
 	pid_t pid;
@@ -1045,7 +1426,7 @@ on_nested(struct loop *l, uint64_t id, void *ctx)
 static void
 test_run_stop(void)
 {
-	struct loop *l = loop_new(4);
+	struct loop *l = new_loop(4);
 	struct seen s = { 0, -1, 0 };
 	struct tctx t;
 	int p[2], ticks = 0;
@@ -1075,12 +1456,11 @@ test_run_stop(void)
 	close_pipe(p);
 }
 
-void
-suite_loop(void)
+static void
+run_all(void)
 {
 	/* The last resort should loop_run() hang: die rather than wait. */
-	unsigned left = alarm(60);
-
+	alarm(60);
 	test_ready();
 	test_socketpair();
 	test_want();
@@ -1091,6 +1471,11 @@ suite_loop(void)
 	test_many_fds();
 	test_capacity();
 	test_hangup();
+	test_closed_later();
+	test_parked_hangup();
+	test_churn();
+	test_always_ready();
+	test_crowd();
 	test_timer_order();
 	test_timer_timeout();
 	test_timer_cancel();
@@ -1099,5 +1484,18 @@ suite_loop(void)
 	test_signals();
 	test_eintr();
 	test_run_stop();
+}
+
+void
+suite_loop(void)
+{
+	unsigned left = alarm(0);
+
+	test_flags();
+	loop_flags = 0;
+	run_all();
+	loop_flags = LOOP_POLL;
+	run_all();
+	loop_flags = 0;
 	alarm(left);
 }
