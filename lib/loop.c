@@ -45,7 +45,7 @@ struct slot {
 	 * and on within a round costs no system call.
 	 */
 	uint32_t gen;           /* tells this registration from older ones */
-	unsigned armed;         /* the interest in the epoll set; 0: not in it */
+	unsigned armed;         /* the interest in the epoll set, or 0 */
 	unsigned char fake;     /* FAKE_*: reported without epoll */
 	unsigned char dirty;    /* on the dirty list */
 #endif
@@ -55,7 +55,7 @@ struct slot {
 /* Why a slot that wants something is not in the epoll set. */
 enum {
 	FAKE_NONE,
-	FAKE_FILE,      /* epoll refused it (EPERM): always ready, as poll says */
+	FAKE_FILE,      /* epoll refused it (EPERM): always ready, as in poll */
 	FAKE_BAD        /* closed, or the kernel would not watch it: LOOP_ERR */
 };
 
@@ -101,7 +101,7 @@ struct loop {
 	struct epoll_event *ev;
 	int nev;
 	struct ready *ready;
-	int *dirty;             /* fds whose slots are dirty, maybe stale ones */
+	int *dirty;             /* fds of dirty slots, and maybe stale ones */
 	size_t ndirty;
 	size_t nfake;           /* slots with fake set */
 	uint32_t gen;
@@ -770,7 +770,8 @@ ep_dispatch(struct loop *l, int nev)
 
 		if (s->fn == NULL || s->fake == FAKE_NONE || s->want == 0)
 			continue;
-		sorted = sorted && (nready == 0 || l->ready[nready - 1].slot < i);
+		if (nready > 0 && l->ready[nready - 1].slot > i)
+			sorted = 0;
 		l->ready[nready].slot = i;
 		l->ready[nready].key = ep_key(s);
 		l->ready[nready++].events =
@@ -788,7 +789,7 @@ ep_dispatch(struct loop *l, int nev)
 			continue;
 		/* A copy: the callback may move or free the slot. */
 		s = l->slot[i];
-		/* What was unwanted since the wait returned is not delivered. */
+		/* What was unwanted since the wait is not delivered. */
 		ev = r->events & (s.want | LOOP_HUP | LOOP_ERR);
 		if (s.want == 0 || ev == 0)
 			continue;

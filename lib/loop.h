@@ -76,9 +76,11 @@ struct loop;
  * interest changed (other bits, or parked and asking again).  LOOP_ERR
  * comes in that round; until then the fd is never ready.  Worse, while
  * a copy of it stays open (dup(2), or a child forked before the close),
- * the kernel goes on watching the copy, and the loop, unable to take it
- * out, drops its events, which may wake every round.  The same LOOP_ERR
- * reports an fd that the kernel would not watch for want of memory.
+ * the kernel goes on watching the copy: its events reach the closed
+ * fd's callback, and after loop_del() the loop, unable to take the copy
+ * out of the set, drops them, but they may wake every round.  The same
+ * LOOP_ERR reports an fd that the kernel would not watch for want of
+ * memory.
  */
 #define LOOP_IN  0x1u   /* readable, or end of file, or a connection */
 #define LOOP_OUT 0x2u   /* writable */

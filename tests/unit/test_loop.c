@@ -907,8 +907,8 @@ test_crowd(void)
 	char c;
 
 	/* 1000 fds and some: more than a soft limit of 1024 may allow. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur < 2 * NFD) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 2 * NFD) {
 		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
 		    rl.rlim_max > 2 * NFD ? 2 * NFD : rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
