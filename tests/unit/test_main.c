@@ -34,6 +34,7 @@ main(void)
 		{ "loop", suite_loop }, { "auth", suite_auth },
 		{ "runner", suite_runner }, { "client", suite_client },
 		{ "hub", suite_hub },
+		{ "swim", suite_swim },
 	};
 	const char *only = getenv("UNIT_ONLY");
 	size_t i;

@@ -37,5 +37,6 @@ void suite_auth(void);
 void suite_runner(void);
 void suite_client(void);
 void suite_hub(void);
+void suite_swim(void);
 
 #endif
