@@ -2,6 +2,7 @@
 # The EXAMPLES of dsd(1), run as written there, with paths moved into $T.
 
 load helper
+bats_require_minimum_version 1.5.0
 
 @test "dsd(1) example: a hub with a sum service, asked by dsctl" {
 	bg dsd -l "$T/hub.sock" -e sum='awk "{s+=\$1} END {print s}"' 3>&-
@@ -47,4 +48,13 @@ load helper
 	run sh -c "seq 10 | dssend -t sum | dsd -i -e sum='paste -sd+ | bc' | dsrecv"
 	[ "$status" -eq 0 ]
 	eq "$output" 55
+}
+
+@test "dsd: the usage line is the man page's SYNOPSIS, and a bad option exits 2" {
+	synopsis=$(mandoc -T ascii "$BATS_TEST_DIRNAME/../man/dsd.1" | col -b |
+	    sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' | tr -s ' \t\n' ' ' |
+	    sed 's/^ //; s/ $//')
+	run -2 dsd -x
+	eq "${lines[1]}" "usage: $synopsis"
+	eq "${lines[0]}" "dsd: invalid option -- 'x'"
 }
