@@ -169,7 +169,13 @@ child_run(const char *cmd, char *const envp[], const void *in,
 	int wstatus;
 
 	memset(r, 0, sizeof *r);
-	if (child_spawn(&c, cmd, envp) < 0)
+	/*
+	 * With a deadline the child gets a process group of its own, so that
+	 * the kill reaches what it started too (a sleep holding our pipes);
+	 * without one it stays in ours, and a ^C at the terminal reaches it.
+	 */
+	if ((timeout_ms >= 0 ? child_spawn_group(&c, cmd, envp) :
+	    child_spawn(&c, cmd, envp)) < 0)
 		return -1;
 	if (inlen == 0) {
 		close(c.in);
@@ -195,6 +201,7 @@ child_run(const char *cmd, char *const envp[], const void *in,
 			long long left = deadline - io_now_ms();
 
 			if (left <= 0) {
+				kill(-c.pid, SIGKILL);
 				kill(c.pid, SIGKILL);
 				r->timed_out = 1;
 				break;
@@ -204,6 +211,8 @@ child_run(const char *cmd, char *const envp[], const void *in,
 		if (poll(p, (nfds_t)np, wait) < 0) {
 			if (errno == EINTR)
 				continue;
+			if (timeout_ms >= 0)
+				kill(-c.pid, SIGKILL);
 			kill(c.pid, SIGKILL);
 			break;
 		}

@@ -53,10 +53,11 @@ struct child_result {
 /*
  * Run cmd with in[0..inlen) on its stdin, collecting stdout into out and
  * stderr into err.  Output past a buffer's limit is read and discarded
- * and flagged.  timeout_ms < 0 means no deadline.  Returns 0 with r
- * filled, or -1 with errno when the child could not be run at all.  A
- * child that closes its stdin early is not an error: what it did not read
- * is dropped.
+ * and flagged.  timeout_ms < 0 means no deadline; with one, the child
+ * runs in a process group of its own, all of which is killed at the
+ * deadline.  Returns 0 with r filled, or -1 with errno when the child
+ * could not be run at all.  A child that closes its stdin early is not an
+ * error: what it did not read is dropped.
  */
 int child_run(const char *cmd, char *const envp[], const void *in,
     size_t inlen, int timeout_ms, struct buf *out, struct buf *err,
