@@ -50,25 +50,6 @@ usage(void)
 	exit(DS_EXIT_USAGE);
 }
 
-/* The exit status for a failure of the client, by its errno. */
-static int
-exit_for(int e)
-{
-	switch (e) {
-	case ETIMEDOUT:
-		return DS_EXIT_TIMEOUT;
-	case EACCES:
-	case EPROTO:
-	case EMSGSIZE:
-	case EBADMSG:
-		return DS_EXIT_DATA;
-	case EINVAL:
-		return DS_EXIT_USAGE;
-	default:
-		return DS_EXIT_SYS;
-	}
-}
-
 static void
 put(const void *p, size_t n)
 {
@@ -147,13 +128,13 @@ request(struct ctl *x, const char *to, const char *type, const void *body,
 			err_die(DS_EXIT_DATA, "a body of %zu bytes is over the "
 			    "hub's limit of %llu", len,
 			    (unsigned long long)x->c.hub_max);
-		err_die(exit_for(errno), "cannot send to %s:", to);
+		err_die(client_status(errno), "cannot send to %s:", to);
 	}
 	if (client_flush(&x->c, left_ms(x)) != 0) {
 		if (errno == ETIMEDOUT)
 			err_die(DS_EXIT_TIMEOUT, "cannot send to %s within %s s",
 			    to, x->wait_text);
-		err_die(exit_for(errno), "cannot send to the hub at %s:",
+		err_die(client_status(errno), "cannot send to the hub at %s:",
 		    x->c.addr);
 	}
 }
@@ -176,7 +157,7 @@ await(struct ctl *x, const char *id, const char *who)
 			if (errno == ETIMEDOUT)
 				err_die(DS_EXIT_TIMEOUT, "no reply from %s "
 				    "within %s s", who, x->wait_text);
-			err_die(exit_for(errno), "%s", x->err);
+			err_die(client_status(errno), "%s", x->err);
 		}
 		re = proto_get(m, PF_RE);
 		if (re.p != NULL && re.n == strlen(id) &&
@@ -467,7 +448,7 @@ cmd_send(struct ctl *x, const char *name, char **argv, int argc)
 		if (errno == ETIMEDOUT)
 			err_die(DS_EXIT_TIMEOUT, "the hub did not confirm "
 			    "within %s s", x->wait_text);
-		err_die(exit_for(errno), "%s", x->err);
+		err_die(client_status(errno), "%s", x->err);
 	}
 }
 
@@ -566,7 +547,7 @@ main(int argc, char **argv)
 		err_die(errno == EINVAL ? DS_EXIT_USAGE : errno == EBADMSG ?
 		    DS_EXIT_DATA : DS_EXIT_SYS, "%s", x.err);
 	if (client_connect(&x.c, x.err, sizeof x.err) != 0)
-		err_die(exit_for(errno), "%s", x.err);
+		err_die(client_status(errno), "%s", x.err);
 
 	if (strcmp(cmd, "ping") == 0)
 		cmd_ping(&x, argc > 1 ? argv[1] : NULL);

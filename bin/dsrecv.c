@@ -375,7 +375,7 @@ hub_connect(struct receiver *r, struct relay_backoff *bo, int again)
 		e = errno;
 		if (!r->cfg->reconnect || e == EACCES || e == EPROTO ||
 		    e == EINVAL)
-			err_die(relay_status(e), "%s", err);
+			err_die(client_status(e), "%s", err);
 		if (!warned)
 			err_warn("%s; retrying", err);
 		warned = 1;
@@ -402,7 +402,7 @@ hub_finish(struct receiver *r)
 	if (rc == RELAY_CLOSED)
 		err_die(DS_EXIT_SYS, "lost the hub at %s", r->hub->addr);
 	if (rc != RELAY_DRAINED)
-		err_die(relay_status(errno), "%s", err);
+		err_die(client_status(errno), "%s", err);
 }
 
 /*
@@ -435,7 +435,7 @@ run_hub(struct receiver *r)
 		 */
 		if (r->cfg->hub_std && rc == RELAY_CLOSED) {
 			if (client_flush(r->hub, HUB_FINISH_MS) < 0)
-				err_die(relay_status(errno), "cannot write to "
+				err_die(client_status(errno), "cannot write to "
 				    "the hub:");
 			return DS_EXIT_OK;
 		}
@@ -443,7 +443,7 @@ run_hub(struct receiver *r)
 			if (rc == RELAY_CLOSED)
 				err_die(DS_EXIT_SYS, "lost the hub at %s",
 				    r->hub->addr);
-			err_die(relay_status(e), "%s", err);
+			err_die(client_status(e), "%s", err);
 		}
 		if (rc == RELAY_CLOSED)
 			err_warn("lost the hub at %s; reconnecting",
@@ -475,7 +475,7 @@ hub_open(struct receiver *r, struct config *cfg, struct client *c)
 	o.timeout_ms = HUB_CONNECT_MS;
 	o.max_body = cfg->max;
 	if (client_init(c, &o, err, sizeof err) < 0)
-		err_die(relay_status(errno), "%s", err);
+		err_die(client_status(errno), "%s", err);
 	/* Replies come from the name we hold, whatever they answer. */
 	cfg->name = c->name;
 	r->hub = c;

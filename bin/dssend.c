@@ -90,7 +90,7 @@ hub_lost(struct sender *s, int rc, const char *why)
 	s->hub_gone = 1;
 	if (rc == RELAY_CLOSED)
 		err_die(DS_EXIT_SYS, "lost the hub at %s", s->hub->addr);
-	err_die(relay_status(e), "%s", why);
+	err_die(client_status(e), "%s", why);
 }
 
 /*
@@ -508,11 +508,11 @@ hub_open(struct sender *s, struct client *c, const char *hubs,
 	o.timeout_ms = HUB_CONNECT_MS;
 	o.max_body = s->max;
 	if (client_init(c, &o, err, sizeof err) < 0)
-		err_die(relay_status(errno), "%s", err);
+		err_die(client_status(errno), "%s", err);
 	/* A hub that goes away must be an error to report, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
 	if (client_connect(c, err, sizeof err) < 0)
-		err_die(relay_status(errno), "%s", err);
+		err_die(client_status(errno), "%s", err);
 	s->hub = c;
 	s->relay.c = c;
 	s->relay.on_frame = hub_frame;
@@ -540,7 +540,7 @@ hub_close(struct sender *s)
 	if (client_sync(s->hub, HUB_SYNC_MS, hub_frame, s, err,
 	    sizeof err) < 0) {
 		s->hub_gone = 1;
-		err_die(relay_status(errno), "%s", err);
+		err_die(client_status(errno), "%s", err);
 	}
 	client_free(s->hub);
 }

@@ -920,3 +920,21 @@ client_free(struct client *c)
 	c->key.len = 0;
 	c->have_key = 0;
 }
+
+int
+client_status(int e)
+{
+	switch (e) {
+	case ETIMEDOUT:
+		return DS_EXIT_TIMEOUT;
+	case EACCES:
+	case EPROTO:
+	case EMSGSIZE:
+	case EBADMSG:
+		return DS_EXIT_DATA;
+	case EINVAL:
+		return DS_EXIT_USAGE;
+	default:
+		return DS_EXIT_SYS;
+	}
+}

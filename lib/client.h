@@ -190,4 +190,12 @@ typedef void client_frame_fn(void *ctx, const struct proto_msg *m);
 int client_sync(struct client *c, int timeout_ms, client_frame_fn *fn,
     void *ctx, char *err, size_t errlen);
 
+/*
+ * The exit status for a client call that failed with errno e, by the
+ * house rules: 4 for a deadline (ETIMEDOUT), 1 for a hub that refused us
+ * or broke the protocol (EACCES, EPROTO, EMSGSIZE, EBADMSG), 2 for a bad
+ * address or name (EINVAL), and 3 for anything else a retry may cure.
+ */
+int client_status(int e);
+
 #endif

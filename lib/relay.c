@@ -152,24 +152,6 @@ relay_take(struct client *c, struct outq *q)
 	return 0;
 }
 
-int
-relay_status(int e)
-{
-	switch (e) {
-	case ETIMEDOUT:
-		return DS_EXIT_TIMEOUT;
-	case EACCES:
-	case EPROTO:
-	case EMSGSIZE:
-	case EBADMSG:
-		return DS_EXIT_DATA;
-	case EINVAL:
-		return DS_EXIT_USAGE;
-	default:
-		return DS_EXIT_SYS;
-	}
-}
-
 void
 relay_backoff_init(struct relay_backoff *b, unsigned min_ms, unsigned max_ms)
 {

@@ -65,15 +65,6 @@ int relay_pump(struct relay *r, int in_fd, size_t mark, int timeout_ms,
 int relay_take(struct client *c, struct outq *q);
 
 /*
- * The exit status for a failure of the client with errno e (see
- * client.h): 4 for a deadline; 1 for a refusal (a failed
- * authentication, a hello the hub refused, a protocol error, a body over
- * the hub's limit, a bad key file); 2 for a bad address list or name;
- * 3 for everything a retry may mend.
- */
-int relay_status(int e);
-
-/*
  * Exponential backoff with jitter: each wait is drawn from the upper
  * half of the current step, which then doubles up to max_ms, so that
  * clients that lost one hub together do not come back in step.
