@@ -33,20 +33,6 @@ deadline_of(int timeout_ms)
 	return timeout_ms < 0 ? -1 : io_now_ms() + timeout_ms;
 }
 
-/* Milliseconds to the deadline for poll(2): -1 for none, never below 0. */
-static int
-remaining(long long deadline)
-{
-	long long left;
-
-	if (deadline < 0)
-		return -1;
-	left = deadline - io_now_ms();
-	if (left <= 0)
-		return 0;
-	return left > INT_MAX ? INT_MAX : (int)left;
-}
-
 /* A buffer limit of one frame with a body of max bytes, plus slack. */
 static size_t
 limit_for(uint64_t max, size_t slack)
@@ -392,7 +378,7 @@ wait_io(struct client *c, int want, long long deadline)
 		}
 	}
 	for (;;) {
-		rc = poll(pfd, (nfds_t)n, remaining(deadline));
+		rc = poll(pfd, (nfds_t)n, io_remaining_ms(deadline));
 		if (rc > 0)
 			break;
 		if (rc == 0) {
@@ -551,7 +537,7 @@ exchange(struct client *c, const char *id, const char *what,
 	struct proto_str re;
 	int rc;
 
-	if (client_flush(c, remaining(deadline)) != 0) {
+	if (client_flush(c, io_remaining_ms(deadline)) != 0) {
 		if (errno == ETIMEDOUT)
 			return fail(err, errlen, ETIMEDOUT, "%s: the hub took "
 			    "no %s within %d ms", c->addr, what,
@@ -775,7 +761,7 @@ connect_one(struct client *c, int k, char *err, size_t errlen)
 			return -1;
 		}
 		fd = net_dial(&a, c->o.timeout_ms < 0 ? -1 :
-		    remaining(deadline), err, errlen);
+		    io_remaining_ms(deadline), err, errlen);
 		if (fd < 0)
 			return -1;
 		c->rfd = c->wfd = fd;
@@ -855,7 +841,7 @@ client_sync(struct client *c, int timeout_ms, client_frame_fn *fn,
 	if (client_send(c, &h, NULL, 0) != 0)
 		return fail(err, errlen, errno, "cannot queue a ping: %s",
 		    strerror(errno));
-	if (client_flush(c, remaining(deadline)) != 0)
+	if (client_flush(c, io_remaining_ms(deadline)) != 0)
 		return fail(err, errlen, errno, "%s: cannot write to the hub: "
 		    "%s", c->addr, strerror(errno));
 	for (;;) {

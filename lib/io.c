@@ -248,3 +248,16 @@ io_grow_pipe(int fd)
 	(void)fd;
 #endif
 }
+
+int
+io_remaining_ms(long long deadline)
+{
+	long long left;
+
+	if (deadline < 0)
+		return -1;
+	left = deadline - io_now_ms();
+	if (left <= 0)
+		return 0;
+	return left > INT_MAX ? INT_MAX : (int)left;
+}

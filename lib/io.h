@@ -38,6 +38,13 @@ ssize_t io_read_some(int fd, void *p, size_t n);
 long long io_now_ms(void);
 
 /*
+ * Milliseconds left until deadline (an io_now_ms() value, or negative
+ * for none), as poll(2) takes them: -1 for no deadline, never below 0,
+ * at most INT_MAX.
+ */
+int io_remaining_ms(long long deadline);
+
+/*
  * An output queue that writes with as few writev(2) calls as it can.
  * Small pieces (headers, short bodies) are copied into q->copy, where an
  * encoder may also write directly; large bodies are borrowed by pointer,

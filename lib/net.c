@@ -444,20 +444,6 @@ net_accept(int lfd, char *peer, size_t n, char *err, size_t errlen)
 	return fd;
 }
 
-/* Milliseconds to the deadline for poll(2): -1 for none, never below 0. */
-static int
-remaining(long long deadline)
-{
-	long long left;
-
-	if (deadline < 0)
-		return -1;
-	left = deadline - io_now_ms();
-	if (left <= 0)
-		return 0;
-	return left > INT_MAX ? INT_MAX : (int)left;
-}
-
 /*
  * Wait for a non-blocking connect to finish.  0 when connected, or -1
  * with errno (ETIMEDOUT at the deadline).
@@ -473,7 +459,7 @@ connect_wait(int fd, long long deadline)
 		p.fd = fd;
 		p.events = POLLOUT;
 		p.revents = 0;
-		rc = poll(&p, 1, remaining(deadline));
+		rc = poll(&p, 1, io_remaining_ms(deadline));
 		if (rc > 0)
 			break;
 		if (rc == 0) {
@@ -519,7 +505,7 @@ dial_one(int domain, int protocol, const struct sockaddr *sa,
 		 */
 		if (domain == AF_UNIX && (errno == EAGAIN ||
 		    errno == EWOULDBLOCK)) {
-			int left = remaining(deadline);
+			int left = io_remaining_ms(deadline);
 
 			if (left == 0) {
 				errno = ETIMEDOUT;
@@ -573,7 +559,7 @@ net_dial(const struct addr *a, int timeout_ms, char *err, size_t errlen)
 		/* A family this host lacks says less than others. */
 		if (errno != EAFNOSUPPORT || ai == res)
 			e = errno;
-		if (errno == ETIMEDOUT && remaining(deadline) == 0)
+		if (errno == ETIMEDOUT && io_remaining_ms(deadline) == 0)
 			break;
 	}
 	freeaddrinfo(res);
