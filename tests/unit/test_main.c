@@ -35,6 +35,10 @@ main(void)
 		{ "runner", suite_runner }, { "client", suite_client },
 		{ "hub", suite_hub },
 		{ "swim", suite_swim },
+		{ "udp", suite_udp },
+		{ "seal", suite_seal },
+		{ "peer", suite_peer },
+		{ "ctlsrv", suite_ctlsrv },
 	};
 	const char *only = getenv("UNIT_ONLY");
 	size_t i;

@@ -38,5 +38,9 @@ void suite_runner(void);
 void suite_client(void);
 void suite_hub(void);
 void suite_swim(void);
+void suite_udp(void);
+void suite_seal(void);
+void suite_peer(void);
+void suite_ctlsrv(void);
 
 #endif

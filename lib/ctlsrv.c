@@ -1,0 +1,2 @@
+/* ctlsrv: placeholder, being written. */
+#include "ctlsrv.h"
