@@ -70,12 +70,13 @@ unit: $(O)/tests/unit
 lint:
 	mandoc -T lint -W warning $(MAN1) $(MAN7)
 
-# make fuzz [FUZZ=proto|hub] [SECONDS=n].  New inputs go to
+# make fuzz [FUZZ=proto|hub|swim] [SECONDS=n].  New inputs go to
 # build/fuzz/FUZZ-corpus; the seeds in tests/fuzz stay as they are, and a
 # crash is saved under build/fuzz/.
 FUZZ ?= proto
 FUZZ_SEEDS_proto = tests/fuzz/corpus
 FUZZ_SEEDS_hub = tests/fuzz/hub-corpus
+FUZZ_SEEDS_swim = tests/fuzz/swim-corpus
 fuzz:
 	@mkdir -p build/fuzz/$(FUZZ)-corpus
 	clang $(CPPFLAGS_DS) $(WARN) $(FUZZ_FLAGS) -o build/fuzz/fuzz_$(FUZZ) tests/fuzz/fuzz_$(FUZZ).c $(LIB_SRC)

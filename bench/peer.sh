@@ -85,8 +85,9 @@ number PEER_LOSS "$loss"
 most=0
 for n in $sizes $soak_n; do
 	number "a group size" "$n"
-	[ "$n" -ge 3 ] && [ "$n" -le 250 ] ||
+	if [ "$n" -lt 3 ] || [ "$n" -gt 250 ]; then
 		die "a group has 3 to 250 members, not $n"
+	fi
 	[ "$n" -gt "$most" ] && most=$n
 done
 for s in $sides; do
@@ -196,11 +197,12 @@ net_up() {
 		    netns "$nu_ns" || die "cannot make a veth into $nu_ns"
 		echo 1 >"/proc/sys/net/ipv6/conf/${tag}h$nu_i/disable_ipv6" \
 		    2>/dev/null
-		ip link set "${tag}h$nu_i" master "$bridge" up &&
-		ip -n "$nu_ns" link set lo up &&
-		ip -n "$nu_ns" addr add "$net.$nu_i/24" dev eth0 &&
-		ip -n "$nu_ns" link set eth0 up ||
+		if ! { ip link set "${tag}h$nu_i" master "$bridge" up &&
+		    ip -n "$nu_ns" link set lo up &&
+		    ip -n "$nu_ns" addr add "$net.$nu_i/24" dev eth0 &&
+		    ip -n "$nu_ns" link set eth0 up; }; then
 			die "cannot set up the network of $nu_ns"
+		fi
 	done
 }
 
@@ -228,13 +230,40 @@ loss_on() {
 table inet dspeerbench {
 	chain out {
 		type filter hook output priority 0;
-		oifname "eth0" numgen random mod 100 < $loss drop
+		oifname "eth0" numgen random mod 100 < $loss counter drop
 	}
 }
 EOF
 		fi || die "cannot set the loss in $nsp$lo_i"
 		lo_i=$((lo_i + 1))
 	done
+}
+
+# dropped COUNT: the packets that members 1 to COUNT lost, all told.
+dropped() {
+	dr_i=1
+	while [ "$dr_i" -le "$1" ]; do
+		if [ "$loss_by" = netem ]; then
+			ip netns exec "$nsp$dr_i" tc -s qdisc show dev eth0 |
+			    sed -n 's/.*(dropped \([0-9]*\).*/\1/p'
+		else
+			ip netns exec "$nsp$dr_i" nft list table inet dspeerbench |
+			    sed -n 's/.*counter packets \([0-9]*\) .*/\1/p'
+		fi
+		dr_i=$((dr_i + 1))
+	done | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# packets COUNT: the packets members 1 to COUNT have sent, all told.
+packets() {
+	pk_i=1
+	pk_total=0
+	while [ "$pk_i" -le "$1" ]; do
+		pk_b=$(cat "/sys/class/net/${tag}h$pk_i/statistics/rx_packets")
+		pk_total=$((pk_total + pk_b))
+		pk_i=$((pk_i + 1))
+	done
+	echo "$pk_total"
 }
 
 # ---- the members ----
@@ -277,6 +306,7 @@ pid_of() {
 }
 
 # The awk that reads the stamped logs: ev and who from a line, for both.
+# shellcheck disable=SC2016
 parse='
 function parse(   k) {
 	ev = ""
@@ -309,11 +339,13 @@ function self(   s) {
 
 # logs SIDE N DIR [SKIP]: sets the positional parameters (in the caller,
 # through eval "$(logs ...)") to the stamped logs of members 1 to N of
-# SIDE, member SKIP left out.
+# SIDE, member SKIP left out.  The lines refer to $lg_dir, which the
+# caller sets to DIR.
 logs() {
 	echo 'set --'
 	lg_i=1
 	while [ "$lg_i" -le "$2" ]; do
+		# shellcheck disable=SC2016
 		[ "$lg_i" = "${4:-0}" ] ||
 			echo 'set -- "$@" "$lg_dir/'"$1"'.m'"$lg_i"'"'
 		lg_i=$((lg_i + 1))
@@ -324,6 +356,7 @@ logs() {
 # last of them since time T (0 if none).
 converged() {
 	cv_n=$2
+	# shellcheck disable=SC2034
 	lg_dir=$3
 	eval "$(logs "$1" "$2" "$3")"
 	awk -v n="$cv_n" "$parse"'
@@ -358,6 +391,7 @@ converged() {
 detected() {
 	dt_v=m$4
 	dt_t0=$5
+	# shellcheck disable=SC2034
 	lg_dir=$3
 	eval "$(logs "$1" "$2" "$3" "$4")"
 	awk -v v="$dt_v" -v t0="$dt_t0" "$parse"'
@@ -383,6 +417,7 @@ detected() {
 deaths() {
 	de_t0=$4
 	de_t1=$5
+	# shellcheck disable=SC2034
 	lg_dir=$3
 	eval "$(logs "$1" "$2" "$3")"
 	awk -v t0="$de_t0" -v t1="$de_t1" "$parse"'
@@ -450,6 +485,20 @@ running() {
 	echo "$rn_k"
 }
 
+# gone SIDE N DIR WHEN: die naming the first member of SIDE that exited,
+# with the end of its log.
+gone() {
+	go_i=1
+	while [ "$go_i" -le "$2" ]; do
+		if ! kill -0 "$(pid_of "$1" "$go_i")" 2>/dev/null; then
+			tail -n 5 "$3/$1.m$go_i" | cut -d' ' -f2- >&2
+			die "$1 member m$go_i exited $4"
+		fi
+		go_i=$((go_i + 1))
+	done
+	die "$1: a member exited $4"
+}
+
 # wait_seed SIDE DIR: until member 1 of SIDE is up, 10 s at most.
 wait_seed() {
 	ws_deadline=$(($(date +%s) + 10))
@@ -498,7 +547,7 @@ group() {
 			return 0
 		fi
 		[ "$(running "$gr_side" "$gr_n")" -eq "$gr_n" ] ||
-			die "$gr_side: a member exited while the group formed"
+			gone "$gr_side" "$gr_n" "$gr_dir" "while the group formed"
 		sleep 0.2
 	done
 }
@@ -532,7 +581,7 @@ run() {
 			ru_w=$(secs "$ru_w0")
 			ru_rss=$(($(rss "$ru_side" "$ru_n") / ru_n))
 			[ "$(running "$ru_side" "$ru_n")" -eq "$ru_n" ] ||
-				die "$ru_side: a member exited in the steady state"
+				gone "$ru_side" "$ru_n" "$ru_dir" "in the steady state"
 			ru_bps=$(awk -v a="$ru_b0" -v b="$ru_b1" -v n="$ru_n" \
 			    -v w="$ru_w" 'BEGIN { printf "%.0f\n", (b - a) / n / w }')
 			ru_cpu=$(awk -v a="$ru_c0" -v b="$ru_c1" -v n="$ru_n" \
@@ -585,18 +634,43 @@ col() {
 	awk -v n="$1" '$n != "-" { print $n }' "$2" | median
 }
 
-# ratio A B: A / B with two decimals, or "-".
+# fig N FILE UNIT: the median of column N of FILE with its unit, or "-".
+fig() {
+	set -- "$(col "$1" "$2")" "$3"
+	if [ "$1" = - ]; then
+		echo -
+	else
+		echo "$1 $2"
+	fi
+}
+
+# ratio A B: A / B with two decimals and an x, or "-".
 ratio() {
 	case "$1:$2" in
 	-:* | *:- | *:0) echo - ;;
-	*) awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", a / b }' ;;
+	*) awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx\n", a / b }' ;;
 	esac
 }
 
-# verdict "<= 0.5" VALUE: met, MISSED, or "-" without a value.
+# verdict "<= 0.5" VALUE [N FILE...]: met, MISSED, or "-" without a
+# value; MISSED too when a run in one of the FILEs has no figure in
+# column N (it did not finish in time).
 verdict() {
-	[ "$2" = - ] && { echo -; return; }
-	awk -v r="$2" "BEGIN { print (r $1) ? \"met\" : \"MISSED\" }"
+	vd_test=$1
+	vd_value=${2%x}
+	if [ "$#" -ge 4 ]; then
+		vd_col=$3
+		shift 3
+		if [ -n "$(awk -v n="$vd_col" '$n == "-"' "$@")" ]; then
+			echo "MISSED (a run did not finish)"
+			return
+		fi
+	fi
+	if [ "$vd_value" = - ]; then
+		echo -
+		return
+	fi
+	awk -v r="$vd_value" "BEGIN { print (r $vd_test) ? \"met\" : \"MISSED\" }"
 }
 
 summary=
@@ -618,8 +692,12 @@ echo "made $made network namespaces on bridge $bridge"
 # ---- cases 1, 2 and 4 ----
 for n in $sizes; do
 	echo
-	echo "$n members: start together (case 2), kill -9 m$n (case 1)" \
-	    "$([ "$steady" -gt 0 ] && echo ", steady state for $steady s in run 1 (case 4)")"
+	if [ "$steady" -gt 0 ]; then
+		echo "$n members: start together (case 2), steady state for" \
+		    "$steady s in run 1 (case 4), kill -9 m$n (case 1)"
+	else
+		echo "$n members: start together (case 2), kill -9 m$n (case 1)"
+	fi
 	: >"$tmp/case.ds.$n"
 	: >"$tmp/case.serf.$n"
 	i=1
@@ -642,34 +720,27 @@ for n in $sizes; do
 		echo "$line"
 		i=$((i + 1))
 	done
-	for s in ds serf; do
-		eval "conv_$s=\$(col 1 \"\$tmp/case.\$s.\$n\")"
-		eval "det_$s=\$(col 2 \"\$tmp/case.\$s.\$n\")"
-		eval "bps_$s=\$(col 3 \"\$tmp/case.\$s.\$n\")"
-		eval "rss_$s=\$(col 4 \"\$tmp/case.\$s.\$n\")"
-		eval "cpu_$s=\$(col 5 \"\$tmp/case.\$s.\$n\")"
-	done
-	# shellcheck disable=SC2154
-	{
-	r=$(ratio "$det_ds" "$det_serf")
-	row "1. kill -9, $n members: failed everywhere" "$det_ds s" \
-	    "$det_serf s" "${r}x" "<= 0.5" "$(verdict '<= 0.5' "$r")"
-	r=$(ratio "$conv_ds" "$conv_serf")
-	row "2. start, $n members: all see all alive" "$conv_ds s" \
-	    "$conv_serf s" "${r}x" "<= 1" "$(verdict '<= 1' "$r")"
+	f=$tmp/case.ds.$n
+	g=$tmp/case.serf.$n
+	r=$(ratio "$(col 2 "$f")" "$(col 2 "$g")")
+	row "1. kill -9, $n members: failed everywhere" "$(fig 2 "$f" s)" \
+	    "$(fig 2 "$g" s)" "$r" "<= 0.5" "$(verdict '<= 0.5' "$r" 2 "$f" "$g")"
+	r=$(ratio "$(col 1 "$f")" "$(col 1 "$g")")
+	row "2. start, $n members: all see all alive" "$(fig 1 "$f" s)" \
+	    "$(fig 1 "$g" s)" "$r" "<= 1" "$(verdict '<= 1' "$r" 1 "$f" "$g")"
 	if [ "$steady" -gt 0 ]; then
-		r=$(ratio "$bps_ds" "$bps_serf")
-		row "4. steady, $n members: bytes/s per member" "$bps_ds B/s" \
-		    "$bps_serf B/s" "${r}x" "<= 1" "$(verdict '<= 1' "$r")"
-		r=$(ratio "$rss_ds" "$rss_serf")
-		row "4. steady, $n members: RSS per member" "$rss_ds KiB" \
-		    "$rss_serf KiB" "${r}x" "<= 1 MiB" \
-		    "$(verdict '<= 1024' "$rss_ds")"
-		r=$(ratio "$cpu_ds" "$cpu_serf")
-		row "   steady, $n members: CPU per member" "$cpu_ds ms/s" \
-		    "$cpu_serf ms/s" "${r}x" "" "(info)"
+		r=$(ratio "$(col 3 "$f")" "$(col 3 "$g")")
+		row "4. steady, $n members: bytes/s per member" \
+		    "$(fig 3 "$f" B/s)" "$(fig 3 "$g" B/s)" "$r" "<= 1" \
+		    "$(verdict '<= 1' "$r" 3 "$f" "$g")"
+		r=$(ratio "$(col 4 "$f")" "$(col 4 "$g")")
+		row "4. steady, $n members: RSS per member" "$(fig 4 "$f" KiB)" \
+		    "$(fig 4 "$g" KiB)" "$r" "<= 1 MiB" \
+		    "$(verdict '<= 1024' "$(col 4 "$f")" 4 "$f")"
+		r=$(ratio "$(col 5 "$f")" "$(col 5 "$g")")
+		row "   steady, $n members: CPU per member" "$(fig 5 "$f" ms/s)" \
+		    "$(fig 5 "$g" ms/s)" "$r" "" "(info)"
 	fi
-	}
 done
 
 # ---- case 3 ----
@@ -694,6 +765,7 @@ if [ "$soak" -gt 0 ]; then
 		[ "$conv" != - ] || die "$s did not converge before the loss"
 		echo "    $s: $soak_n members all alive after $conv s"
 	done
+	p0=$(packets "$soak_n")
 	loss_on "$soak_n"
 	t0=$(now)
 	left=$soak
@@ -712,14 +784,19 @@ if [ "$soak" -gt 0 ]; then
 		echo "${line%;}"
 	done
 	t1=$(now)
+	p1=$(packets "$soak_n")
+	lost=$(dropped "$soak_n")
+	awk -v l="$lost" -v p="$((p1 - p0))" 'BEGIN {
+		printf "    lost %d of %d packets sent, %.1f %%\n", l, l + p,
+		    l + p > 0 ? 100 * l / (l + p) : 0
+	}'
 	for s in ds serf; do
 		has "$s" || continue
 		# shellcheck disable=SC2046
 		set -- $(deaths "$s" "$soak_n" "$d" "$t0" "$t1")
 		eval "fd_$s=\$1"
-		alive=$(running "$s" "$soak_n")
-		[ "$alive" -eq "$soak_n" ] ||
-			die "$s: only $alive of $soak_n members still run after the soak"
+		[ "$(running "$s" "$soak_n")" -eq "$soak_n" ] ||
+			gone "$s" "$soak_n" "$d" "during the soak"
 	done
 	stop_all
 	# shellcheck disable=SC2154

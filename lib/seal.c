@@ -296,7 +296,7 @@ window_has(const struct sender *p, uint64_t ts)
 {
 	unsigned i;
 
-	if (ts < p->floor)
+	if (ts <= p->floor)
 		return 1;
 	for (i = 0; i < p->nseen; i++)
 		if (p->seen[i] == ts)

@@ -1,9 +1,10 @@
 #!/bin/sh
 # A short fuzz run of each fuzz target, for `make check`: fuzz_proto (the
-# ds1 parser and encoder) and fuzz_hub (the hub, fed hostile clients).
+# ds1 parser and encoder), fuzz_hub (the hub, fed hostile clients) and
+# fuzz_swim (the seal and the membership, fed hostile datagrams).
 #
 # It builds tests/fuzz/fuzz_NAME.c as the Makefile's fuzz target does and
-# runs it for about SMOKE_SECONDS (default 20; the hub gets half) on a copy
+# runs it for about SMOKE_SECONDS (default 20; the hub and swim get half each) on a copy
 # of its seed corpus, so the inputs it finds never land in the source tree.
 # A crash fails the check; the input that caused it is kept in build/fuzz/
 # for `fuzz_NAME FILE` to replay.  Without clang it says so and passes, since only clang
@@ -92,4 +93,5 @@ smoke() {
 rc=0
 smoke proto tests/fuzz/corpus "$seconds" || rc=1
 smoke hub tests/fuzz/hub-corpus $((seconds / 2 > 0 ? seconds / 2 : 1)) || rc=1
+smoke swim tests/fuzz/swim-corpus $((seconds / 2 > 0 ? seconds / 2 : 1)) || rc=1
 exit $rc
