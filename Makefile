@@ -85,6 +85,7 @@ fuzz:
 bench: all
 	sh bench/framers.sh
 	sh bench/hub.sh
+	sh bench/peer.sh
 
 demo: all
 	sh examples/demo.sh

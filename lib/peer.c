@@ -504,8 +504,10 @@ user_frame(struct peer *p, const char *addr, const char *buf, size_t len)
 	from = proto_get(&m, PF_FROM);
 	to = proto_get(&m, PF_TO);
 	if (proto_str_eq(from, p->name) || (!proto_str_eq(to, p->name) &&
-	    !proto_str_eq(to, "*")))
+	    !proto_str_eq(to, "*"))) {
+		p->st.misdirected++;
 		return;
+	}
 	if (proto_str_eq(proto_type(&m), "peer-ack")) {
 		on_ack(p, from, proto_get(&m, PF_RE));
 		return;
@@ -899,6 +901,95 @@ int
 peer_leave_done(const struct peer *p)
 {
 	return swim_leave_done(p->s);
+}
+
+const char *
+peer_state_name(enum swim_state st)
+{
+	return st == SWIM_DEAD ? "failed" : swim_state_name(st);
+}
+
+int
+peer_members_text(const struct peer *p, struct buf *b)
+{
+	struct swim_member m;
+	char line[SWIM_NAME_MAX + SWIM_ADDR_MAX + 64];
+	size_t i;
+	int n;
+
+	for (i = 0; i < swim_count(p->s); i++) {
+		if (swim_member_at(p->s, i, &m) < 0)
+			continue;
+		n = snprintf(line, sizeof line, "%s\t%s\t%s\t%llu\n", m.name,
+		    m.addr, peer_state_name(m.state),
+		    (unsigned long long)m.inc);
+		if (buf_append(b, line, (size_t)n) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+stat_line(struct buf *b, const char *key, uint64_t v)
+{
+	char line[96];
+	int n = snprintf(line, sizeof line, "%s\t%llu\n", key,
+	    (unsigned long long)v);
+
+	return buf_append(b, line, (size_t)n);
+}
+
+int
+peer_stats_text(const struct peer *p, struct buf *b)
+{
+	const struct swim_stats *w = swim_stats(p->s);
+	const struct peer_stats *q = &p->st;
+	struct swim_member m;
+	uint64_t by[4] = { 0, 0, 0, 0 };
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < swim_count(p->s); i++)
+		if (swim_member_at(p->s, i, &m) == 0 && m.state < 4)
+			by[m.state]++;
+	rc |= buf_append(b, "name\t", 5);
+	rc |= buf_append(b, p->name, strlen(p->name));
+	rc |= buf_append(b, "\n", 1);
+	rc |= stat_line(b, "incarnation", swim_incarnation(p->s));
+	rc |= stat_line(b, "members", swim_count(p->s));
+	rc |= stat_line(b, "alive", by[SWIM_ALIVE]);
+	rc |= stat_line(b, "suspect", by[SWIM_SUSPECT]);
+	rc |= stat_line(b, "failed", by[SWIM_DEAD]);
+	rc |= stat_line(b, "left", by[SWIM_LEFT]);
+	rc |= stat_line(b, "health", swim_health(p->s));
+	rc |= stat_line(b, "dgrams_in", w->dgrams_in);
+	rc |= stat_line(b, "bytes_in", w->bytes_in);
+	rc |= stat_line(b, "dgrams_out", w->dgrams_out);
+	rc |= stat_line(b, "bytes_out", w->bytes_out);
+	rc |= stat_line(b, "probes", w->probes);
+	rc |= stat_line(b, "indirect", w->indirect);
+	rc |= stat_line(b, "probe_fails", w->probe_fails);
+	rc |= stat_line(b, "nacks_in", w->nacks_in);
+	rc |= stat_line(b, "nacks_out", w->nacks_out);
+	rc |= stat_line(b, "suspicions", w->suspicions);
+	rc |= stat_line(b, "deaths", w->deaths);
+	rc |= stat_line(b, "refutations", w->refutations);
+	rc |= stat_line(b, "syncs", w->syncs);
+	rc |= stat_line(b, "bad", w->bad + q->oversize);
+	rc |= stat_line(b, "foreign", w->foreign);
+	rc |= stat_line(b, "misdirected", w->misdirected + q->misdirected);
+	rc |= stat_line(b, "dropped", w->dropped);
+	rc |= stat_line(b, "auth_fail", q->auth_fail);
+	rc |= stat_line(b, "replayed", q->replayed);
+	rc |= stat_line(b, "stale", q->stale);
+	rc |= stat_line(b, "msgs_in", q->msgs_in);
+	rc |= stat_line(b, "msgs_out", q->msgs_out);
+	rc |= stat_line(b, "msgs_acked", q->msgs_acked);
+	rc |= stat_line(b, "msgs_retried", q->msgs_retried);
+	rc |= stat_line(b, "msgs_failed", q->msgs_failed);
+	rc |= stat_line(b, "msgs_dup", q->msgs_dup);
+	rc |= stat_line(b, "send_errors", q->send_errors);
+	return rc < 0 ? -1 : 0;
 }
 
 const struct swim *

@@ -73,6 +73,7 @@ struct peer_stats {
 	uint64_t oversize;           /* datagrams larger than we read */
 	uint64_t send_errors;        /* sendto failed (full buffer, ...) */
 	uint64_t unroutable;         /* frames refused: no-route */
+	uint64_t misdirected;        /* messages to another name, or from us */
 };
 
 void peer_config_init(struct peer_config *c);
@@ -98,6 +99,17 @@ size_t peer_pending(const struct peer *p);
 
 void peer_leave(struct peer *p);
 int peer_leave_done(const struct peer *p);
+
+/*
+ * For a control socket: append one "name\taddr\tstate\tinc\n" line per
+ * member, ourselves and tombstones included, sorted by name, with state
+ * alive, suspect, failed or left; and "key\tvalue\n" lines of counters
+ * (dspeer(1) lists them).  0, or -1 when b is full.
+ */
+int peer_members_text(const struct peer *p, struct buf *b);
+int peer_stats_text(const struct peer *p, struct buf *b);
+/* "failed" for SWIM_DEAD: what a user reads; swim_state_name otherwise. */
+const char *peer_state_name(enum swim_state st);
 
 const struct swim *peer_swim(const struct peer *p);
 const struct peer_stats *peer_stats(const struct peer *p);

@@ -71,6 +71,11 @@ check() {
 	have systemd-analyze || need systemd
 	have tcpserver || need ucspi-tcp
 	[ -x "$INETD" ] || need openbsd-inetd
+	# tests/netns.bats: peers on hosts made of network namespaces, a
+	# partition with iptables and loss with tc netem.
+	have ip || need iproute2
+	have tc || need iproute2
+	have iptables || need iptables
 	have cmp || need diffutils
 	have od || need coreutils
 	have timeout || need coreutils
