@@ -40,6 +40,9 @@
 # PEER_SOAK_SECONDS (default 300; 0 skips case 3); PEER_SOAK_MEMBERS
 # (default 16); PEER_LOSS (default 10) percent; PEER_SIDES (default
 # "ds serf"; one of them runs only that half, for trying the script);
+# PEER_DS_OPTS (default none) more dspeer options for every member, such
+# as "-o probe=500" to try other timings; PEER_KEEP (set: keep the
+# members' logs, and say where);
 # DS_BIN (default build/bin) where dspeer is; CC (default cc).
 #
 # It needs root (namespaces).  serf comes from the Debian package serf.
@@ -50,13 +53,14 @@
 # not a target is met: this is a benchmark, not a test.  The default run
 # takes about 13 minutes.
 
-sizes=${PEER_SIZES:-16 64}
+sizes=${PEER_SIZES-16 64}
 runs=${PEER_RUNS:-3}
 steady=${PEER_STEADY_SECONDS:-60}
 soak=${PEER_SOAK_SECONDS:-300}
 soak_n=${PEER_SOAK_MEMBERS:-16}
 loss=${PEER_LOSS:-10}
 sides=${PEER_SIDES:-ds serf}
+ds_opts=${PEER_DS_OPTS:-}
 bin=${DS_BIN:-build/bin}
 obj=build/bench
 net=10.211.0                    # members are $net.I/24
@@ -141,8 +145,7 @@ if has ds; then
 	# A copy, so that a make during the run cannot change the program.
 	cp "$bin/dspeer" "$tmp/dspeer" || die "cannot copy $bin/dspeer"
 	dspeer=$tmp/dspeer
-	if "$dspeer" -n probe -l 127.0.0.1:0 -1 </dev/null 2>&1 | head -n 1 |
-	    grep -q 'not yet written'; then
+	if "$dspeer" </dev/null 2>&1 | grep -q 'not yet written'; then
 		die "$bin/dspeer is not written yet"
 	fi
 fi
@@ -171,15 +174,30 @@ cleanup() {
 		i=$((i + 1))
 	done
 	ip link del "$bridge" 2>/dev/null
-	rm -rf "$tmp"
+	if [ -n "${PEER_KEEP:-}" ]; then
+		rm -f "$tmp"/*/fifo.*
+		echo "peer.sh: the logs are in $tmp" >&2
+	else
+		rm -rf "$tmp"
+	fi
 }
 trap cleanup EXIT
 trap 'exit 1' HUP INT TERM
 
 # ---- the network ----
 
+# mac I: the Ethernet address of member I.
+mac() {
+	printf '02:00:0a:d3:%02x:%02x\n' $(($1 / 256)) $(($1 % 256))
+}
+
 # net_up COUNT: namespaces 1 to COUNT, each with eth0 at $net.I on the
 # bridge, loopback up, and no IPv6, whose chatter would count as traffic.
+# The neighbour tables are filled in advance with permanent entries:
+# learnt ones are counted against one limit for all namespaces together
+# (net.ipv4.neigh.default.gc_thresh3, 1024), which 64 members that talk
+# to each other outgrow, and the connections then fail with "no route to
+# host".  Without ARP, that traffic is left out of both sides' counts.
 net_up() {
 	ip link add "$bridge" type bridge || die "cannot make bridge $bridge"
 	echo 1 >"/proc/sys/net/ipv6/conf/$bridge/disable_ipv6" 2>/dev/null
@@ -198,11 +216,24 @@ net_up() {
 		echo 1 >"/proc/sys/net/ipv6/conf/${tag}h$nu_i/disable_ipv6" \
 		    2>/dev/null
 		if ! { ip link set "${tag}h$nu_i" master "$bridge" up &&
+		    ip -n "$nu_ns" link set eth0 address "$(mac "$nu_i")" &&
 		    ip -n "$nu_ns" link set lo up &&
 		    ip -n "$nu_ns" addr add "$net.$nu_i/24" dev eth0 &&
 		    ip -n "$nu_ns" link set eth0 up; }; then
 			die "cannot set up the network of $nu_ns"
 		fi
+	done
+	nu_i=1
+	while [ "$nu_i" -le "$made" ]; do
+		nu_j=1
+		while [ "$nu_j" -le "$made" ]; do
+			[ "$nu_j" -eq "$nu_i" ] ||
+				echo "neigh replace $net.$nu_j lladdr $(mac "$nu_j")" \
+				    "dev eth0 nud permanent"
+			nu_j=$((nu_j + 1))
+		done | ip -n "$nsp$nu_i" -batch - ||
+			die "cannot fill the neighbour table of $nsp$nu_i"
+		nu_i=$((nu_i + 1))
 	done
 }
 
@@ -289,13 +320,15 @@ start() {
 		    -bind "$net.$st_i:7946" -rpc-addr 127.0.0.1:7373 \
 		    -log-level info "$@" </dev/null >"$st_f" 2>&1 &
 	elif [ "$st_i" -eq 1 ]; then
+		# shellcheck disable=SC2086
 		ip netns exec "$nsp$st_i" "$dspeer" -n "m$st_i" \
-		    -l "$net.$st_i:7947" -v -1 </dev/null >"$st_dir/ds.seed" \
-		    2>"$st_f" &
+		    -l "$net.$st_i:7947" -v -1 $ds_opts </dev/null \
+		    >"$st_dir/ds.seed" 2>"$st_f" &
 	else
+		# shellcheck disable=SC2086
 		ip netns exec "$nsp$st_i" "$dspeer" -n "m$st_i" \
-		    -l "$net.$st_i:7947" -v -j "$net.1:7947" </dev/null \
-		    >/dev/null 2>"$st_f" &
+		    -l "$net.$st_i:7947" -v -j "$net.1:7947" $ds_opts \
+		    </dev/null >/dev/null 2>"$st_f" &
 	fi
 	eval "pid_${st_side}_$st_i=\$!"
 	pids="$pids $!"
@@ -443,8 +476,11 @@ secs() {
 	awk -v a="$1" -v b="${2:-$(now)}" 'BEGIN { printf "%.3f\n", b - a }'
 }
 
-rss_of() {
-	sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"
+# mem_of PID: "RSS PSS" of process PID in KiB: its resident set, and
+# its proportional share of it (a page that N processes map counts 1/N).
+mem_of() {
+	awk '$1 == "Rss:" { r = $2 } $1 == "Pss:" { p = $2 }
+	    END { print r + 0, p + 0 }' "/proc/$1/smaps_rollup"
 }
 
 ticks=$(getconf CLK_TCK 2>/dev/null || echo 100)
@@ -463,15 +499,13 @@ cpu() {
 	    "$@"
 }
 
-# rss SIDE N: the resident sets of members 1 to N of SIDE, in KiB, all told.
-rss() {
-	rs_i=1
-	rs_sum=0
-	while [ "$rs_i" -le "$2" ]; do
-		rs_sum=$((rs_sum + $(rss_of "$(pid_of "$1" "$rs_i")")))
-		rs_i=$((rs_i + 1))
-	done
-	echo "$rs_sum"
+# mem SIDE N: "RSS PSS", the averages over members 1 to N of SIDE, KiB.
+mem() {
+	mm_i=1
+	while [ "$mm_i" -le "$2" ]; do
+		mem_of "$(pid_of "$1" "$mm_i")"
+		mm_i=$((mm_i + 1))
+	done | awk '{ r += $1; p += $2 } END { printf "%.0f %.0f\n", r / NR, p / NR }'
 }
 
 # running SIDE N: how many of members 1 to N of SIDE still run.
@@ -555,9 +589,9 @@ group() {
 # ---- one run of cases 1, 2 (and 4) ----
 
 # run SIDE N STEADY: a fresh group of N; writes to $tmp/result
-# "CONV DETECT BYTES RSS CPU": the seconds to converge and to detect the
+# "CONV DETECT BYTES RSS PSS CPU": the seconds to converge and to detect the
 # death of member N, and per member, over STEADY seconds in between,
-# bytes sent a second, the RSS in KiB and the CPU in ms a second ("-"
+# bytes sent a second, the RSS and PSS in KiB and the CPU in ms a second ("-"
 # without STEADY, or when a step did not finish in time).
 run() {
 	ru_side=$1
@@ -566,7 +600,7 @@ run() {
 	rm -rf "$ru_dir"
 	group "$ru_side" "$ru_n" "$ru_dir"
 	ru_bps=-
-	ru_rss=-
+	ru_mem="- -"
 	ru_cpu=-
 	ru_det=-
 	if [ "$conv" != - ]; then
@@ -579,7 +613,7 @@ run() {
 			ru_b1=$(sent "$ru_n")
 			ru_c1=$(cpu "$ru_side" "$ru_n")
 			ru_w=$(secs "$ru_w0")
-			ru_rss=$(($(rss "$ru_side" "$ru_n") / ru_n))
+			ru_mem=$(mem "$ru_side" "$ru_n")
 			[ "$(running "$ru_side" "$ru_n")" -eq "$ru_n" ] ||
 				gone "$ru_side" "$ru_n" "$ru_dir" "in the steady state"
 			ru_bps=$(awk -v a="$ru_b0" -v b="$ru_b1" -v n="$ru_n" \
@@ -608,16 +642,17 @@ run() {
 		done
 	fi
 	stop_all
-	echo "$conv $ru_det $ru_bps $ru_rss $ru_cpu" >"$tmp/result"
+	echo "$conv $ru_det $ru_bps $ru_mem $ru_cpu" >"$tmp/result"
 }
 
-# show "CONV DETECT BYTES RSS CPU": one run's figures, for a line.
+# show "CONV DETECT BYTES RSS PSS CPU": one run's figures, for a line.
 show() {
 	# shellcheck disable=SC2086
 	set -- $1
 	printf 'all alive after %s s, failure seen by all after %s s' "$1" "$2"
 	[ "$3" = - ] ||
-		printf '; %s B/s, RSS %s KiB, CPU %s ms/s per member' "$3" "$4" "$5"
+		printf ';\n        per member: %s B/s, RSS %s KiB, PSS %s KiB, CPU %s ms/s' \
+		    "$3" "$4" "$5" "$6"
 }
 
 # median: of the numbers on stdin, one a line ("-" when none).
@@ -683,6 +718,7 @@ row() {
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 echo "peer benchmark: $runs runs per case, medians; sides: $sides;" \
     "commit $commit"
+[ -n "$ds_opts" ] && echo "dspeer options: $ds_opts"
 [ -n "${serf_version:-}" ] && echo "serf: $serf_version (/usr/bin/serf," \
     "-profile lan, the defaults)"
 need=$most
@@ -738,8 +774,11 @@ for n in $sizes; do
 		    "$(fig 4 "$g" KiB)" "$r" "<= 1 MiB" \
 		    "$(verdict '<= 1024' "$(col 4 "$f")" 4 "$f")"
 		r=$(ratio "$(col 5 "$f")" "$(col 5 "$g")")
-		row "   steady, $n members: CPU per member" "$(fig 5 "$f" ms/s)" \
-		    "$(fig 5 "$g" ms/s)" "$r" "" "(info)"
+		row "   steady, $n members: PSS per member" "$(fig 5 "$f" KiB)" \
+		    "$(fig 5 "$g" KiB)" "$r" "" "(info)"
+		r=$(ratio "$(col 6 "$f")" "$(col 6 "$g")")
+		row "   steady, $n members: CPU per member" "$(fig 6 "$f" ms/s)" \
+		    "$(fig 6 "$g" ms/s)" "$r" "" "(info)"
 	fi
 done
 
@@ -788,7 +827,7 @@ if [ "$soak" -gt 0 ]; then
 	lost=$(dropped "$soak_n")
 	awk -v l="$lost" -v p="$((p1 - p0))" 'BEGIN {
 		printf "    lost %d of %d packets sent, %.1f %%\n", l, l + p,
-		    l + p > 0 ? 100 * l / (l + p) : 0
+		    (l + p > 0) ? 100 * l / (l + p) : 0
 	}'
 	for s in ds serf; do
 		has "$s" || continue

@@ -1,7 +1,8 @@
 /*
  * dsctl: talk to a hub.  Ping it or a client, read its counters and
  * names, call a service and print the reply, send a message, kick a
- * name, shut the hub down.  See dsctl(1).
+ * name, shut the hub down; or, on a dspeer's control socket, list the
+ * members of its group and make it leave.  See dsctl(1).
  */
 #include <errno.h>
 #include <signal.h>
@@ -239,55 +240,92 @@ cmd_ping(struct ctl *x, const char *name)
 	}
 }
 
+static void DS_NORETURN
+bad_line(const char *what, const char *p, size_t n)
+{
+	char shown[120];
+
+	err_die(DS_EXIT_DATA, "bad line in the hub's %s reply: '%s'", what,
+	    err_printable(shown, sizeof shown, p, n));
+}
+
 /*
- * Cut a body of "a\tb\n" lines; calls fn for each.  A line without a
- * tab, or a last line without a newline, is bad data from the hub.
+ * Cut a body of lines of nf fields separated by tabs (the last one takes
+ * the rest of the line) and call fn for each.  A line with fewer tabs,
+ * one that fn refuses (returns -1), or a last line without a newline is
+ * bad data from the hub.
  */
 static void
-each_line(const struct proto_msg *m, const char *what,
-    void (*fn)(const char *k, size_t kn, const char *v, size_t vn, int i))
+each_line(const struct proto_msg *m, const char *what, int nf,
+    int (*fn)(const struct proto_str *f, int i))
 {
 	const char *p = m->body, *end = m->body + m->body_len;
-	int i = 0;
+	struct proto_str f[4];
+	int i = 0, k;
 
 	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *tab;
+		const char *nl = memchr(p, '\n', (size_t)(end - p)), *q = p;
 
 		if (nl == NULL)
 			err_die(DS_EXIT_DATA, "the hub's %s reply does not end "
 			    "in a newline", what);
-		tab = memchr(p, '\t', (size_t)(nl - p));
-		if (tab == NULL) {
-			char shown[120];
+		for (k = 0; k < nf - 1; k++) {
+			const char *tab = memchr(q, '\t', (size_t)(nl - q));
 
-			err_die(DS_EXIT_DATA, "bad line in the hub's %s reply: "
-			    "'%s'", what, err_printable(shown, sizeof shown, p,
-			    (size_t)(nl - p)));
+			if (tab == NULL)
+				bad_line(what, p, (size_t)(nl - p));
+			f[k].p = q;
+			f[k].n = (size_t)(tab - q);
+			q = tab + 1;
 		}
-		fn(p, (size_t)(tab - p), tab + 1, (size_t)(nl - tab - 1), i++);
+		f[k].p = q;
+		f[k].n = (size_t)(nl - q);
+		if (fn(f, i++) != 0)
+			bad_line(what, p, (size_t)(nl - p));
 		p = nl + 1;
 	}
 }
 
-static void
-stat_json(const char *k, size_t kn, const char *v, size_t vn, int i)
+static int
+stat_json(const struct proto_str *f, int i)
 {
 	putchar(i == 0 ? '{' : ',');
-	puts_json(k, kn);
+	puts_json(f[0].p, f[0].n);
 	putchar(':');
-	value_json(v, vn);
+	value_json(f[1].p, f[1].n);
+	return 0;
 }
 
-static void
-name_json(const char *k, size_t kn, const char *v, size_t vn, int i)
+static int
+name_json(const struct proto_str *f, int i)
 {
 	(void)i;
 	printf("{\"name\":");
-	puts_json(k, kn);
+	puts_json(f[0].p, f[0].n);
 	printf(",\"holders\":");
-	value_json(v, vn);
+	value_json(f[1].p, f[1].n);
 	printf("}\n");
+	return 0;
+}
+
+/* name, addr, state, inc: the incarnation must be a number. */
+static int
+member_json(const struct proto_str *f, int i)
+{
+	uint64_t inc;
+
+	(void)i;
+	if (num_parse_u64(f[3].p, f[3].n, UINT64_MAX, NUM_CANON, &inc) !=
+	    NUM_OK)
+		return -1;
+	printf("{\"name\":");
+	puts_json(f[0].p, f[0].n);
+	printf(",\"addr\":");
+	puts_json(f[1].p, f[1].n);
+	printf(",\"state\":");
+	puts_json(f[2].p, f[2].n);
+	printf(",\"inc\":%llu}\n", (unsigned long long)inc);
+	return 0;
 }
 
 static void
@@ -299,7 +337,7 @@ cmd_stats(struct ctl *x)
 		put(m->body, (size_t)m->body_len);
 		return;
 	}
-	each_line(m, "stats", stat_json);
+	each_line(m, "stats", 2, stat_json);
 	printf(m->body_len == 0 ? "{}\n" : "}\n");
 }
 
@@ -311,7 +349,19 @@ cmd_names(struct ctl *x)
 	if (!x->json)
 		put(m->body, (size_t)m->body_len);
 	else
-		each_line(m, "names", name_json);
+		each_line(m, "names", 2, name_json);
+}
+
+/* The members of a dspeer(1) group, from its control socket. */
+static void
+cmd_members(struct ctl *x)
+{
+	const struct proto_msg *m = control(x, "members\n");
+
+	if (!x->json)
+		put(m->body, (size_t)m->body_len);
+	else
+		each_line(m, "members", 4, member_json);
 }
 
 static void
@@ -473,7 +523,7 @@ check_args(const char *cmd, int nargs, char **args)
 	} cmds[] = {
 		{ "ping", 0, 1 }, { "stats", 0, 0 }, { "names", 0, 0 },
 		{ "call", 1, -1 }, { "send", 1, -1 }, { "kick", 1, 1 },
-		{ "shutdown", 0, 0 },
+		{ "shutdown", 0, 0 }, { "members", 0, 0 }, { "leave", 0, 0 },
 	};
 	size_t i;
 
@@ -561,6 +611,10 @@ main(int argc, char **argv)
 		cmd_send(&x, argv[1], argv + 2, argc - 2);
 	else if (strcmp(cmd, "kick") == 0)
 		cmd_kick(&x, argv[1]);
+	else if (strcmp(cmd, "members") == 0)
+		cmd_members(&x);
+	else if (strcmp(cmd, "leave") == 0)
+		(void)control(&x, "leave\n");
 	else
 		(void)control(&x, "shutdown\n");
 

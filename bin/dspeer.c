@@ -57,7 +57,7 @@ struct dspeer {
 
 	struct proto_parser parser;
 	struct buf in;
-	int in_open, in_watched;
+	int in_open, in_watched, in_eof;
 
 	struct buf out;
 	int out_watched, out_broken;
@@ -320,10 +320,16 @@ in_watch(struct dspeer *d)
 
 static void start_leave(struct dspeer *d, int status);
 
+/*
+ * Send the whole frames read so far, as long as the peer takes more; at
+ * the end of the input, what is left must be nothing.  Called after
+ * every read and every round of the loop, since frames left behind while
+ * the peer was full wait for room, not for more input.
+ */
 static void
 in_frames(struct dspeer *d)
 {
-	int rc;
+	int rc = PROTO_MORE;
 
 	while (peer_pending(d->p) < PEER_PENDING_MAX &&
 	    (rc = proto_parse(&d->parser, buf_head(&d->in),
@@ -351,7 +357,16 @@ in_frames(struct dspeer *d)
 	if (rc == PROTO_ERR) {
 		err_warn("standard input: %s", d->parser.err);
 		d->in_open = 0;
+		d->in_eof = 0;
+		buf_clear(&d->in);
 		start_leave(d, DS_EXIT_DATA);
+	} else if (d->in_eof && rc == PROTO_MORE) {
+		/* The end of the input is not the end of the member. */
+		if (proto_parse_eof(&d->parser, buf_head(&d->in),
+		    buf_len(&d->in)) != 0)
+			err_warn("standard input: %s", d->parser.err);
+		buf_clear(&d->in);
+		d->in_eof = 0;
 	}
 }
 
@@ -366,6 +381,7 @@ in_ready(struct loop *l, int fd, unsigned ev, void *ctx)
 	if (buf_reserve(&d->in, 65536) < 0) {
 		err_warn("standard input: a frame is too large");
 		d->in_open = 0;
+		buf_clear(&d->in);
 		start_leave(d, DS_EXIT_DATA);
 		in_watch(d);
 		return;
@@ -373,19 +389,14 @@ in_ready(struct loop *l, int fd, unsigned ev, void *ctx)
 	r = read(fd, buf_tail(&d->in), buf_room(&d->in));
 	if (r < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (r < 0)
+		err_warn("cannot read standard input: %s", strerror(errno));
 	if (r <= 0) {
-		if (r < 0)
-			err_warn("cannot read standard input: %s",
-			    strerror(errno));
-		else if (proto_parse_eof(&d->parser, buf_head(&d->in),
-		    buf_len(&d->in)) != 0)
-			err_warn("standard input: %s", d->parser.err);
-		/* The end of the input is not the end of the member. */
 		d->in_open = 0;
-		in_watch(d);
-		return;
+		d->in_eof = 1;
+	} else {
+		buf_commit(&d->in, (size_t)r);
 	}
-	buf_commit(&d->in, (size_t)r);
 	in_frames(d);
 	in_watch(d);
 }
@@ -424,6 +435,66 @@ on_signal(struct loop *l, int signo, void *ctx)
 	(void)l;
 	(void)signo;
 	start_leave(ctx, 0);
+}
+
+/* ---- the control socket ---- */
+
+static int
+stat_append(struct buf *b, const char *key, uint64_t v)
+{
+	char line[96];
+	int n = snprintf(line, sizeof line, "%s\t%llu\n", key,
+	    (unsigned long long)v);
+
+	return buf_append(b, line, (size_t)n);
+}
+
+static int
+ctl_cmd(void *ctx, const char *line, size_t n, struct buf *reply,
+    const char **reason)
+{
+	struct dspeer *d = ctx;
+
+#define IS(w) (n == sizeof(w) - 1 && memcmp(line, w, n) == 0)
+	if (IS("ping"))
+		return buf_append_str(reply, "pong\n") < 0 ? -1 : 0;
+	if (IS("members"))
+		return peer_members_text(d->p, reply);
+	if (IS("stats")) {
+		if (peer_stats_text(d->p, reply) < 0 ||
+		    stat_append(reply, "msgs_dropped", d->out_dropped) < 0 ||
+		    stat_append(reply, "events", d->events_run) < 0 ||
+		    stat_append(reply, "events_dropped",
+		    d->events_dropped) < 0)
+			return -1;
+		return 0;
+	}
+	if (IS("leave")) {
+		start_leave(d, 0);
+		return buf_append_str(reply, "leaving\n") < 0 ? -1 : 0;
+	}
+#undef IS
+	*reason = "unknown-command";
+	(void)buf_append_str(reply, "unknown command; dspeer knows ping, "
+	    "stats, members and leave");
+	return -1;
+}
+
+/* dsctl send NAME: as from the standard input, but refused at once. */
+static int
+ctl_msg(void *ctx, const struct proto_msg *m, struct buf *why,
+    const char **reason)
+{
+	struct dspeer *d = ctx;
+
+	return peer_send(d->p, m, 0, reason, why) < 0 ? -1 : 0;
+}
+
+static void
+ctl_log(void *ctx, const char *line)
+{
+	(void)ctx;
+	err_warn("-C: %s", line);
 }
 
 /* ---- options ---- */
@@ -666,7 +737,7 @@ main(int argc, char **argv)
 			err_die(DS_EXIT_SYS, "%s", err);
 	}
 
-	if ((d.l = loop_new(64)) == NULL)
+	if ((d.l = loop_new(64 + CTLSRV_MAXCONN)) == NULL)
 		err_die(DS_EXIT_SYS, "out of memory");
 	pc.swim.name = d.name;
 	pc.swim.addr = adv;
@@ -691,8 +762,16 @@ main(int argc, char **argv)
 			err_die(DS_EXIT_SYS, "cannot run -E commands:");
 	}
 	if (ctl_fd >= 0) {
-		/* XXX control socket: wired when lib/ctlsrv lands. */
-		(void)ctl_fd;
+		struct ctlsrv_config cc;
+
+		memset(&cc, 0, sizeof cc);
+		cc.cmd = ctl_cmd;
+		cc.msg = ctl_msg;
+		cc.ctx = &d;
+		cc.log = ctl_log;
+		d.ctl = ctlsrv_new(d.l, ctl_fd, d.name, &cc, err, sizeof err);
+		if (d.ctl == NULL)
+			err_die(DS_EXIT_SYS, "-C %s: %s", ctl_path, err);
 	}
 	if (loop_signal(d.l, SIGTERM, on_signal, &d) < 0 ||
 	    loop_signal(d.l, SIGINT, on_signal, &d) < 0)
@@ -716,13 +795,19 @@ main(int argc, char **argv)
 	while (!d.done && loop_run_once(d.l, -1) >= 0) {
 		if (d.runner != NULL)
 			run_next_event(&d);
+		if (buf_len(&d.in) > 0 || d.in_eof)
+			in_frames(&d);
 		in_watch(&d);
 	}
 	out_flush(&d);
+	/* The descriptions may be shared with the shell: put them back. */
+	(void)net_nonblock(0, 0);
 	(void)net_nonblock(1, 0);
 	if (buf_len(&d.out) > 0)
 		(void)io_write_all(1, buf_head(&d.out), buf_len(&d.out));
-	if (ctl_path != NULL)
+	if (d.ctl != NULL) {
+		ctlsrv_free(d.ctl);
 		(void)unlink(ctl_path);
+	}
 	return d.status;
 }

@@ -112,6 +112,15 @@ $USAGE"
 	eq "$output" "$USAGE"
 }
 
+@test "usage: members and leave take no arguments, checked before connecting" {
+	run -2 dsctl -c "$T/none.sock" members a
+	eq "$output" "$USAGE"
+	run -2 dsctl -c "$T/none.sock" leave now
+	eq "$output" "$USAGE"
+	run -2 dsctl -j -c "$T/none.sock" members -x
+	eq "$output" "$USAGE"
+}
+
 @test "usage: a bad name, timeout or address exits 2 before connecting" {
 	run -2 dsctl -c "$T/none.sock" call 'a b' x
 	eq "$output" "dsctl: call: bad name 'a b': names are 1 to 64 bytes of [A-Za-z0-9._-]"
