@@ -71,6 +71,7 @@ struct dspeer {
 	int ev_dropping;
 
 	int leaving, status, done;
+	uint64_t bad_told;          /* bad datagrams logged so far (-v) */
 	uint64_t leave_timer;
 	struct buf scratch;
 };
@@ -399,6 +400,26 @@ in_ready(struct loop *l, int fd, unsigned ev, void *ctx)
 	}
 	in_frames(d);
 	in_watch(d);
+}
+
+/* With -v, sum up the bad datagrams once a second: a flood of them
+ * must not become a flood of lines. */
+static void
+tell_bad(struct loop *l, uint64_t id, void *ctx)
+{
+	struct dspeer *d = ctx;
+	const char *addr, *why;
+	uint64_t bad = peer_bad(d->p, &addr, &why);
+	char shown[200];
+
+	(void)id;
+	if (bad > d->bad_told)
+		err_warn("dropped %llu bad datagram%s (last from %s: %s)",
+		    (unsigned long long)(bad - d->bad_told),
+		    bad - d->bad_told == 1 ? "" : "s", addr,
+		    err_printable(shown, sizeof shown, why, strlen(why)));
+	d->bad_told = bad;
+	(void)loop_timer(l, 1000, tell_bad, d);
 }
 
 /* ---- stopping ---- */
@@ -790,6 +811,8 @@ main(int argc, char **argv)
 	}
 	for (i = 0; i < nseeds; i++)
 		(void)peer_join(d.p, seed_addr[i]);
+	if (d.verbose)
+		(void)loop_timer(d.l, 1000, tell_bad, &d);
 	d.in_open = 1;
 	in_watch(&d);
 	while (!d.done && loop_run_once(d.l, -1) >= 0) {

@@ -64,6 +64,8 @@ struct peer {
 	struct seen_msg *seen;   /* DEDUP_N, allocated on first use */
 	size_t seen_pos;
 	struct peer_stats st;
+	char bad_addr[UDP_ADDR_MAX + 1];
+	char bad_why[160];
 	char name[SWIM_NAME_MAX + 1];
 	char group[SWIM_NAME_MAX + 1];
 	char rbuf[SWIM_DGRAM_MAX + 2];
@@ -542,8 +544,14 @@ on_readable(struct loop *l, int fd, unsigned events, void *ctx)
 
 		if (r < 0)
 			break;
-		if ((size_t)r > SWIM_DGRAM_MAX) {
+		/* No member sends more than the budget: the group shares it. */
+		if ((size_t)r > p->c.swim.budget) {
 			p->st.oversize++;
+			udp_format((struct sockaddr *)&from.ss, from.len,
+			    p->bad_addr, sizeof p->bad_addr);
+			snprintf(p->bad_why, sizeof p->bad_why, "a datagram "
+			    "larger than the budget of %zu bytes",
+			    p->c.swim.budget);
 			continue;
 		}
 		len = (size_t)r;
@@ -563,9 +571,18 @@ on_readable(struct loop *l, int fd, unsigned events, void *ctx)
 		}
 		udp_format((struct sockaddr *)&from.ss, from.len, addr,
 		    sizeof addr);
-		if (swim_recv(p->s, now_ms(p), addr, p->rbuf, len) ==
-		    SWIM_NOT_MINE)
+		switch (swim_recv(p->s, now_ms(p), addr, p->rbuf, len)) {
+		case SWIM_NOT_MINE:
 			user_frame(p, addr, p->rbuf, len);
+			break;
+		case SWIM_BAD:
+			memcpy(p->bad_addr, addr, sizeof p->bad_addr);
+			snprintf(p->bad_why, sizeof p->bad_why, "%s",
+			    swim_error(p->s));
+			break;
+		default:
+			break;
+		}
 	}
 }
 
@@ -990,6 +1007,14 @@ peer_stats_text(const struct peer *p, struct buf *b)
 	rc |= stat_line(b, "msgs_dup", q->msgs_dup);
 	rc |= stat_line(b, "send_errors", q->send_errors);
 	return rc < 0 ? -1 : 0;
+}
+
+uint64_t
+peer_bad(const struct peer *p, const char **addr, const char **why)
+{
+	*addr = p->bad_addr;
+	*why = p->bad_why;
+	return swim_stats(p->s)->bad + p->st.oversize;
 }
 
 const struct swim *

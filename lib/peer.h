@@ -111,6 +111,14 @@ int peer_stats_text(const struct peer *p, struct buf *b);
 /* "failed" for SWIM_DEAD: what a user reads; swim_state_name otherwise. */
 const char *peer_state_name(enum swim_state st);
 
+/*
+ * Malformed datagrams so far (the "bad" counter: swim's, and those over
+ * the budget), and the source and reason of the last one, so that a
+ * program can sum them up now and then instead of logging each.
+ */
+uint64_t peer_bad(const struct peer *p, const char **addr,
+    const char **why);
+
 const struct swim *peer_swim(const struct peer *p);
 const struct peer_stats *peer_stats(const struct peer *p);
 
