@@ -72,10 +72,12 @@ check() {
 	have tcpserver || need ucspi-tcp
 	[ -x "$INETD" ] || need openbsd-inetd
 	# tests/netns.bats: peers on hosts made of network namespaces, a
-	# partition with iptables and loss with tc netem.
+	# partition by taking a link down, and loss with tc netem or, on a
+	# kernel without netem, an nftables rule that drops at random.
 	have ip || need iproute2
 	have tc || need iproute2
-	have iptables || need iptables
+	have nft || need nftables
+	have col || need bsdextrautils
 	have cmp || need diffutils
 	have od || need coreutils
 	have timeout || need coreutils

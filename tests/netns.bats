@@ -17,6 +17,9 @@ load helper
 load peer
 
 NAMES=(a b c d e)
+# How long the loss test runs: the longer, the stronger its claim, but it
+# is all waiting, twice in `make check`.
+LOSS_SECONDS=15  # and in the name of the test
 
 local_setup() {
 	if [ "$(id -u)" -ne 0 ]; then
@@ -49,12 +52,14 @@ local_setup() {
 
 local_teardown() {
 	local pid ns
-	# The peers first, so that nothing holds a namespace any more.
+	# The peers go at once, without a graceful leave (which may take 3 s
+	# on a lossy link); disowned, so that bash does not report the kill.
 	for pid in "${BG_PIDS[@]}"; do
+		disown "$pid" 2>/dev/null || true
 		kill -9 "$pid" 2>/dev/null || true
 	done
 	for pid in "${BG_PIDS[@]}"; do
-		wait "$pid" 2>/dev/null || true
+		wait_for 5 exited "$pid" || true
 	done
 	for ns in $(ip netns list | awk -v p="$NSP-" 'index($1, p) == 1 { print $1 }'); do
 		ip netns del "$ns"
@@ -134,7 +139,7 @@ lossy() {
 	wait_for 10 has_header e "from=a to=e ack=1 id=healed len=6"
 }
 
-@test "netns: 10 % loss on every link for 20 s makes no false death, and messages get through" {
+@test "netns: 10 % loss on every link for 15 s makes no false death, and messages get through" {
 	ns_group
 	for n in "${NAMES[@]}"; do
 		lossy "$NSP-$n"
@@ -146,9 +151,9 @@ lossy() {
 	for n in b c d e; do
 		wait_for 15 all_five "$n"
 	done
-	# Proving a negative: the loss goes on for 20 s in all, and nobody
-	# may be declared dead meanwhile.
-	left=$((20000 - ($(ms) - t0)))
+	# Proving a negative: the loss goes on for LOSS_SECONDS in all, and
+	# nobody may be declared dead meanwhile.
+	left=$((LOSS_SECONDS * 1000 - ($(ms) - t0)))
 	if [ "$left" -gt 0 ]; then
 		sleep "$((left / 1000)).$(printf %03d $((left % 1000)))"
 	fi
@@ -163,11 +168,15 @@ lossy() {
 			eq "$(count_header "$n" "from=a to=* ack=1 id=m$i len=9")" 1
 		done
 	done
-	eq "$(frames a)" ""
-	# The loss was real.
-	run -0 stat_of a msgs_retried
-	echo "retried at a: $output"
-	[ "$output" -ge 1 ]
+	no_frames a
+	# The loss was real: probes went without their ack (some 375 probes
+	# in all, each losing its ping or its ack one time in five).
+	lost=0
+	for n in "${NAMES[@]}"; do
+		lost=$((lost + $(stat_of "$n" indirect)))
+	done
+	echo "probes that went indirect: $lost"
+	[ "$lost" -ge 10 ]
 }
 
 # all_five NAME: NAME has all five messages from a.

@@ -103,6 +103,16 @@ has_header() {
 	frames "$1" | grep -aqxF "ds1 $2"
 }
 
+# no_frames NAME: NAME wrote nothing after its address line.
+no_frames() {
+	if [ -n "$(frames "$1" | head -c 1)" ]; then
+		echo "$1 wrote:"
+		frames "$1" | head -c 400 | cat -A
+		echo
+		return 1
+	fi
+}
+
 # count_header NAME HEADER: how many such frames NAME wrote.
 count_header() {
 	local n
@@ -183,7 +193,7 @@ stat_at_least() {
 
 # exited PID: the process is gone (or a zombie, waiting to be reaped).
 exited() {
-	[ ! -e "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status"
+	[ ! -e "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
 }
 
 # stopped PID: the process is stopped by a signal.
@@ -215,4 +225,17 @@ no_line_in() {
 # ms: the monotonic-enough wall clock in milliseconds.
 ms() {
 	echo $(($(date +%s%N) / 1000000))
+}
+
+# Teardown: the peers go at once, without a graceful leave; disowned, so
+# that bash does not report the kill.
+kill_peers() {
+	local pid
+	for pid in "${BG_PIDS[@]}"; do
+		disown "$pid" 2>/dev/null || true
+		kill -9 "$pid" 2>/dev/null || true
+	done
+	for pid in "${BG_PIDS[@]}"; do
+		wait_for 5 exited "$pid" || true
+	done
 }
