@@ -61,6 +61,7 @@ struct dspeer {
 
 	struct buf out;
 	int out_watched, out_broken;
+	int out_dropping;           /* told, until the queue has room again */
 	uint64_t out_dropped;
 
 	const char *event_cmd;
@@ -106,6 +107,8 @@ out_flush(struct dspeer *d)
 		}
 		buf_consume(&d->out, (size_t)w);
 	}
+	if (buf_len(&d->out) < OUT_MAX / 2)
+		d->out_dropping = 0;
 	if (buf_len(&d->out) > 0 && !d->out_watched) {
 		if (loop_add(d->l, 1, LOOP_OUT, out_ready, d) == 0)
 			d->out_watched = 1;
@@ -130,9 +133,11 @@ emit(struct dspeer *d, const char *frame, size_t len)
 	if (d->out_broken)
 		return;
 	if (buf_len(&d->out) + len > OUT_MAX) {
-		if (d->out_dropped++ == 0)
+		d->out_dropped++;
+		if (!d->out_dropping)
 			err_warn("standard output is not read: dropping "
 			    "frames");
+		d->out_dropping = 1;
 		return;
 	}
 	if (buf_append(&d->out, frame, len) < 0) {

@@ -231,7 +231,10 @@ unacked_fire(struct loop *l, uint64_t id, void *ctx)
 	}
 	send_to(p, addr, u->dgram, u->len);
 	p->st.msgs_retried++;
-	u->timer = loop_timer(p->l, (int64_t)PEER_RETRY_MS << u->tries,
+	/* 200, 400, ... 3200 ms; the last copy gets as long as the one
+	 * before it, so that the whole ends 9.4 s after the first. */
+	u->timer = loop_timer(p->l, (int64_t)PEER_RETRY_MS <<
+	    (u->tries < PEER_TRIES - 1 ? u->tries : PEER_TRIES - 2),
 	    unacked_fire, u);
 	u->tries++;
 }

@@ -8,8 +8,9 @@
  * messages that could not be delivered.  Delivery is best-effort, one
  * datagram per message and recipient; a frame that carries ack=1 is
  * acknowledged by the recipient (type peer-ack re=SEQ), retransmitted
- * until it is (after 200, 400, 800, 1600 and 3200 ms), and delivered only
- * once at the far end.  On the wire the sender is always the member's own
+ * until it is (after 200, 400, 800, 1600 and 3200 ms, giving up 3200 ms
+ * after the sixth copy), and delivered only once at the far end: the
+ * receiver remembers the last 4096 (sender, seq) pairs it took.  On the wire the sender is always the member's own
  * name, the group label travels as g= and the sequence number of a
  * reliable message as seq=; the receiver strips both before it hands the
  * frame on.  See dsproto(7), "Peers".
