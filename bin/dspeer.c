@@ -540,6 +540,7 @@ set_knob(struct swim_config *c, const char *arg)
 		{ "indirect", &c->indirect_checks, NULL },
 		{ "suspicion", &c->suspicion_mult, NULL },
 		{ "suspicion-max", &c->suspicion_max_mult, NULL },
+		{ "confirm", &c->suspicion_confirm, NULL },
 		{ "retransmit", &c->retransmit_mult, NULL },
 		{ "gossip", &c->gossip_interval, NULL },
 		{ "gossip-nodes", &c->gossip_nodes, NULL },
@@ -570,7 +571,8 @@ set_knob(struct swim_config *c, const char *arg)
 		return;
 	}
 	err_die(DS_EXIT_USAGE, "-o %s: unknown setting (known: probe, "
-	    "probe-timeout, indirect, suspicion, suspicion-max, retransmit, "
+	    "probe-timeout, indirect, suspicion, suspicion-max, confirm, "
+	    "retransmit, "
 	    "gossip, gossip-nodes, sync, join-retry, reap, awareness, "
 	    "budget)", arg);
 }

@@ -114,7 +114,7 @@ struct swim {
 
 	int probing, acked, indirect_sent;
 	char pname[SWIM_NAME_MAX + 1];
-	uint64_t pseq, pindirect, pend, next_probe;
+	uint64_t pseq, pindirect, pend, pfail, next_probe;
 	unsigned nack_expect, nack_got;
 	unsigned health;
 
@@ -246,7 +246,7 @@ swim_suspicion_min(const struct swim_config *c, size_t n)
 static unsigned
 suspicion_k(const struct swim_config *c, size_t n)
 {
-	unsigned k = c->suspicion_mult >= 2 ? c->suspicion_mult - 2 : 0;
+	unsigned k = c->suspicion_confirm;
 
 	return n < (size_t)k + 2 ? 0 : k;
 }
@@ -910,6 +910,11 @@ probe_start(struct swim *s, uint64_t now)
 	s->pseq = ++s->seq;
 	s->pindirect = now + (uint64_t)s->c.probe_timeout * mult;
 	s->pend = now + (uint64_t)s->c.probe_interval * mult;
+	/* The verdict comes one probe timeout after the indirect probes
+	 * went out (their helpers nack at 4/5 of it), not at the end of a
+	 * long period: the next probe still waits for the period. */
+	s->pfail = min64(s->pend, now + 2 * (uint64_t)s->c.probe_timeout *
+	    mult);
 	s->st.probes++;
 	memset(&f, 0, sizeof f);
 	f.type = T_PING;
@@ -1633,7 +1638,7 @@ swim_tick(struct swim *s, uint64_t now)
 		if (s->probing && !s->acked && !s->indirect_sent &&
 		    now >= s->pindirect)
 			probe_indirect(s, now);
-		if (s->probing && now >= s->pend)
+		if (s->probing && now >= s->pfail)
 			probe_finish(s, now);
 		if (!s->probing && now >= s->next_probe)
 			probe_start(s, now);
@@ -1693,9 +1698,9 @@ swim_next_deadline(const struct swim *s)
 		if (!s->probing)
 			d = s->next_probe;
 		else if (!s->acked && !s->indirect_sent)
-			d = min64(s->pindirect, s->pend);
+			d = min64(s->pindirect, s->pfail);
 		else
-			d = s->pend;
+			d = s->pfail;
 	}
 	for (i = 0; i < RELAY_MAX; i++)
 		if (s->relay[i].used)
@@ -1733,17 +1738,18 @@ swim_config_init(struct swim_config *c)
 	memset(c, 0, sizeof *c);
 	c->budget = SWIM_BUDGET_DEFAULT;
 	c->max_members = 4096;
-	c->probe_interval = 200;
+	c->probe_interval = 1000;
 	c->probe_timeout = 100;
 	c->indirect_checks = 3;
-	c->suspicion_mult = 4;
+	c->suspicion_mult = 1;
 	c->suspicion_max_mult = 6;
+	c->suspicion_confirm = 3;
 	c->awareness_max = 8;
 	c->retransmit_mult = 4;
 	c->gossip_interval = 100;
 	c->gossip_nodes = 3;
 	c->gossip_dead = 10000;
-	c->sync_interval = 15000;
+	c->sync_interval = 30000;
 	c->join_retry = 500;
 	c->dead_reap = 600000;
 	c->left_reap = 600000;
@@ -1775,6 +1781,8 @@ check_config(const struct swim_config *c)
 		return "suspicion_mult must be 1 to 16";
 	if (c->suspicion_max_mult < 1 || c->suspicion_max_mult > 100)
 		return "suspicion_max_mult must be 1 to 100";
+	if (c->suspicion_confirm > CONFIRM_MAX - 2)
+		return "suspicion_confirm must be 0 to 14";
 	if (c->awareness_max < 1 || c->awareness_max > 64)
 		return "awareness_max must be 1 to 64";
 	if (c->retransmit_mult < 1 || c->retransmit_mult > 64)

@@ -278,6 +278,8 @@ struct swim_config {
 	unsigned indirect_checks;  /* 3: helpers asked when the ack is late */
 	unsigned suspicion_mult;   /* 4: min timeout, in periods x log10 N */
 	unsigned suspicion_max_mult; /* 6: max timeout, in min timeouts */
+	unsigned suspicion_confirm; /* 3: k, confirmations that bring the
+	                              timeout down from max to min */
 	unsigned awareness_max;    /* 8: local health multiplier ceiling */
 	unsigned retransmit_mult;  /* 4: lambda: sends per update / log10 N */
 	unsigned gossip_interval;  /* 100: gossip rounds while there is news */

@@ -22,7 +22,7 @@ export LC_ALL=C
 
 # Fast timings for tests that wait for a failure to be detected or a
 # partition to heal: a probe every 100 ms, a full sync every second.
-FAST=(-o probe=100 -o probe-timeout=50 -o sync=1000)
+FAST=(-o probe=100 -o probe-timeout=50 -o suspicion=4 -o sync=1000)
 
 PEER_PRE=()
 PEER_LISTEN=

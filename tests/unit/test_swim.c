@@ -508,6 +508,21 @@ test_arithmetic(void)
 	struct swim_config c;
 
 	swim_config_init(&c);
+	/*
+	 * The defaults: one probe a second, min = 1 x floor(1000 log10 16)
+	 * x 1000 / 1000, max six times that, down to min at 3 confirmations.
+	 */
+	CHECK(swim_suspicion_min(&c, 16) == 1204);
+	CHECK(swim_suspicion_timeout(&c, 16, 0) == 7224);
+	CHECK(swim_suspicion_timeout(&c, 16, 1) == 4214);   /* ln2/ln4 = .5 */
+	CHECK(swim_suspicion_timeout(&c, 16, 2) == 2453);
+	CHECK(swim_suspicion_timeout(&c, 16, 3) == 1204);
+	CHECK(swim_suspicion_timeout(&c, 64, 3) == 1806);
+	CHECK(swim_suspicion_timeout(&c, 4, 0) == 1000);    /* N - 2 < k */
+	/* memberlist's arrangement, k = suspicion_mult - 2, on 200 ms. */
+	c.probe_interval = 200;
+	c.suspicion_mult = 4;
+	c.suspicion_confirm = 2;
 	/* min = 4 x floor(1000 log10 16) x 200 / 1000 = 4 x 1204 x 0.2 */
 	CHECK(swim_suspicion_min(&c, 16) == 963);
 	CHECK(swim_suspicion_timeout(&c, 16, 0) == 5778);   /* 6 x min */
@@ -525,13 +540,15 @@ test_arithmetic(void)
 	CHECK(swim_suspicion_timeout(&c, 3, 0) == 800);     /* N - 2 < k */
 	CHECK(swim_suspicion_timeout(&c, 4, 0) == 4800);
 	CHECK(swim_suspicion_timeout(&c, 4, 1) == 2276);
-	c.suspicion_mult = 5;                               /* k = 3 */
+	c.suspicion_mult = 5;
+	c.suspicion_confirm = 3;
 	CHECK(swim_suspicion_timeout(&c, 16, 0) == 7224);
 	CHECK(swim_suspicion_timeout(&c, 16, 1) == 4214);   /* ln2/ln4 = .5 */
 	CHECK(swim_suspicion_timeout(&c, 16, 2) == 2453);
 	CHECK(swim_suspicion_timeout(&c, 16, 3) == 1204);
 	/* serf's LAN profile: 1 s periods */
 	c.suspicion_mult = 4;
+	c.suspicion_confirm = 2;
 	c.probe_interval = 1000;
 	CHECK(swim_suspicion_timeout(&c, 16, 2) == 4816);
 	CHECK(swim_suspicion_timeout(&c, 16, 0) == 28896);
@@ -592,7 +609,7 @@ test_config(void)
 	c.reserve = 400;
 	CHECK(swim_new(&c, 0, err, sizeof err) == NULL);
 	c.reserve = 0;
-	c.probe_timeout = 150;
+	c.probe_timeout = 600;
 	CHECK(swim_new(&c, 0, err, sizeof err) == NULL);
 	c.probe_timeout = 100;
 	c.addr = "";
@@ -601,6 +618,10 @@ test_config(void)
 	c.suspicion_mult = 0;
 	CHECK(swim_new(&c, 0, err, sizeof err) == NULL);
 	c.suspicion_mult = 4;
+	c.suspicion_confirm = 15;
+	CHECK(swim_new(&c, 0, err, sizeof err) == NULL);
+	CHECK(strstr(err, "suspicion_confirm") != NULL);
+	c.suspicion_confirm = 3;
 	c.left_reap = 0;
 	CHECK(swim_new(&c, 0, err, sizeof err) == NULL);
 	c.left_reap = 1000;
@@ -687,6 +708,10 @@ test_merge(void)
 	c.event = rec_event;
 	c.gossip_nodes = 0;       /* quiet: only what the test asks for */
 	c.sync_interval = 0;
+	/* The timer arithmetic below is memberlist's, on 200 ms periods. */
+	c.probe_interval = 200;
+	c.suspicion_mult = 4;
+	c.suspicion_confirm = 2;
 	s = swim_new(&c, now, err, sizeof err);
 	CHECK(s != NULL);
 
@@ -1402,8 +1427,8 @@ suite_swim(void)
 	test_detection(16, 1);
 	test_detection(16, 2);
 	test_detection(64, 3);
-	test_refute_pause(11, 600);
-	test_refute_pause(12, 800);
+	test_refute_pause(11, 1500);
+	test_refute_pause(12, 1000);
 	test_refute_slow(13);
 	test_loss(21, 300000);
 	test_leave();
