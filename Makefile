@@ -86,6 +86,7 @@ bench: all
 	sh bench/framers.sh
 	sh bench/hub.sh
 	sh bench/peer.sh
+	sh bench/peer-rss.sh
 
 demo: all
 	sh examples/demo.sh

@@ -400,6 +400,12 @@ converged() {
 	# shellcheck disable=SC2034
 	lg_dir=$3
 	eval "$(logs "$1" "$2" "$3")"
+	# A member just started may have no log yet: leave it out.
+	for cv_f; do
+		shift
+		[ -e "$cv_f" ] && set -- "$@" "$cv_f"
+	done
+	[ "$#" -gt 0 ] || { echo "0 0"; return 0; }
 	awk -v n="$cv_n" "$parse"'
 	{
 		parse()

@@ -60,7 +60,7 @@ struct dspeer {
 	int in_open, in_watched, in_eof;
 
 	struct buf out;
-	int out_watched, out_broken;
+	int out_watched, out_broken, out_epipe;
 	int out_dropping;           /* told, until the queue has room again */
 	uint64_t out_dropped;
 
@@ -87,6 +87,7 @@ usage(void)
 /* ---- standard output ---- */
 
 static void out_ready(struct loop *l, int fd, unsigned ev, void *ctx);
+static void start_leave(struct dspeer *d, int status);
 
 static void
 out_flush(struct dspeer *d)
@@ -99,10 +100,16 @@ out_flush(struct dspeer *d)
 		if (w < 0 && errno == EAGAIN)
 			break;
 		if (w < 0) {
-			err_warn("cannot write standard output: %s",
-			    strerror(errno));
+			/* Nobody reads what we are for: leave, as a filter
+			 * whose reader went away (see main). */
+			if (errno == EPIPE)
+				d->out_epipe = 1;
+			else
+				err_warn("cannot write standard output: %s",
+				    strerror(errno));
 			d->out_broken = 1;
 			buf_clear(&d->out);
+			start_leave(d, DS_EXIT_SYS);
 			break;
 		}
 		buf_consume(&d->out, (size_t)w);
@@ -324,7 +331,6 @@ in_watch(struct dspeer *d)
 	}
 }
 
-static void start_leave(struct dspeer *d, int status);
 
 /*
  * Send the whole frames read so far, as long as the peer takes more; at
@@ -838,6 +844,11 @@ main(int argc, char **argv)
 	if (d.ctl != NULL) {
 		ctlsrv_free(d.ctl);
 		(void)unlink(ctl_path);
+	}
+	if (d.out_epipe) {
+		/* As every filter does when its reader is gone. */
+		signal(SIGPIPE, SIG_DFL);
+		raise(SIGPIPE);
 	}
 	return d.status;
 }

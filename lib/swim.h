@@ -147,11 +147,13 @@
  * bring every timer down to its minimum.  When the ack is late (probe
  * timeout), it pings the target once more itself (a UDP stand-in for
  * memberlist's TCP fallback) and sends swim-ping-req to indirect_checks
- * random alive members.  An ack (direct, late or relayed) any time before
- * the period ends is a success; otherwise the target becomes suspect.
- * A ping or an ack to a member we think suspect or dead carries its own
- * line first, whether that is news or not, so that it can refute (the
- * Lifeguard buddy system).
+ * random alive members.  An ack (direct, late or relayed) within one
+ * more probe timeout is a success (the helpers nack at 4/5 of theirs, so
+ * their answers are in by then); otherwise the target becomes suspect
+ * then, without waiting for the end of the period.  The next probe still
+ * starts when the period ends.  A ping or an ack to a member we think
+ * suspect or dead carries its own line first, whether that is news or
+ * not, so that it can refute (the Lifeguard buddy system).
  *
  * Full-state syncs: one soon after start (2 to 4 join_retry periods), then
  * every sync_interval (x0.5 to x1.5, and x2, x3, ... above 32, 64, ...
@@ -163,30 +165,32 @@
  * ---- Timing (the defaults, and why) ----
  *
  * serf (memberlist's LAN profile) probes once a second with a 500 ms
- * timeout and a suspicion multiplier of 4, so a killed member is declared
- * dead after a probe period plus at least 4 x log10(N) seconds (4.8 s at
- * 16 members, 7.2 s at 64), and up to six times that when few members
- * confirm.  This module defaults to the same multipliers on a 200 ms
- * period with a 100 ms probe timeout: a LAN round trip takes well under a
- * millisecond, so 100 ms is still two orders of magnitude of slack for
- * scheduling delays, and the second half of the period leaves the helpers
- * of an indirect probe 80 ms and their nacks time to come back.  The
- * minimum suspicion timeout becomes 0.96 s at 16 members and 1.44 s at 64,
- * and since every member that hears a suspicion probes the suspect at
- * once, a dead member collects the confirmations that bring every timer
- * down to that minimum within a period.  In the simulation of the unit
- * tests (1 to 3 ms latency), every survivor marks a killed member dead
- * within 1.9 s at 16 members (1.4 s on average over 30 runs) and 2.3 s
- * at 64 (1.9 s), against at least 5.8 s and 8.2 s for serf by its own
- * arithmetic.  False deaths
- * stay away because a live member hears of a suspicion within a period
- * (the suspecters' pings carry it) and its refutation comes straight back
- * in their acks: in the simulation, 16 members at 10 % or 20 % loss and
- * 64 at 10 % went through many 5-minute runs without one, and so did a
- * member paused for up to 900 ms or slowed by up to 450 ms.  The price is
- * five pings and five acks a second per member, each about 70 bytes when
- * there is no news; a period of 500 ms would cut that by 60 % and, by the
- * same arithmetic, still detect in about half of serf's time.
+ * timeout, suspects a member at the end of the period, and waits a
+ * suspicion timeout of 4 x log10(N) seconds once two more members
+ * confirm (4.8 s at 16 members, 7.2 s at 64), six times that without
+ * them; a killed member is declared dead some 6 s (16) to 10 s (64)
+ * after the kill.  This module probes as often, so it sends about as
+ * many bytes, but it reaches a verdict sooner on both counts.  The probe
+ * timeout is 100 ms: a LAN round trip takes well under a millisecond, so
+ * that is still two orders of magnitude of slack for scheduling delays,
+ * and the verdict comes 200 ms after the probe began rather than a
+ * second.  The suspicion timeout is 1 x log10(N) seconds (the minimum,
+ * suspicion_mult 1) once suspicion_confirm = 3 other members confirm,
+ * and six times that (suspicion_max_mult) with none: since every member
+ * that hears a suspicion probes the suspect at once, a dead member
+ * collects three confirmations within about a period, and a live one
+ * that a lost datagram made suspect has six times as long to refute,
+ * which it does as soon as one of those probes reaches it.  In the
+ * simulation of the unit tests (1 to 3 ms latency), every survivor marks
+ * a killed member dead within about 2 s at 16 and 64 members; 16 members
+ * at 10 % loss went 5 simulated minutes without a false death, and so
+ * did a member paused for 1.5 s or slowed by 250 ms.  The price of the
+ * short minimum is that a member paused for longer than about
+ * log10(N) + 0.5 seconds while the others confirm each other is
+ * declared dead (and comes back with its next refutation, as "recover");
+ * raise suspicion_mult for members that may stall that long.  A period
+ * of 200 ms with suspicion_mult 4 detects in about a fifth of serf's
+ * time, at four times its bytes.
  *
  * Local health (Lifeguard): a score from 0 to awareness_max-1 that rises
  * by one for a failed probe that no helper nacked, by the number of
@@ -202,7 +206,9 @@
  *   scale = floor(1000 x max(1, log10 N))                  (milli-units)
  *   min   = suspicion_mult x scale x probe_interval / 1000  (ms, floored)
  *   max   = suspicion_max_mult x min
- *   k     = suspicion_mult - 2, or 0 when N - 2 < k
+ *   k     = suspicion_confirm, or 0 when N - 2 < k
+ *           (memberlist ties it to suspicion_mult - 2; apart, the minimum
+ *           can be short while a lone suspicion still waits long)
  *   timeout(c) = min when k < 1, else
  *                max(min, floor(max - (max - min) x ln(c+1) / ln(k+1)))
  *
