@@ -2,13 +2,14 @@
 # A short, narrated tour: first the seed's example through a hub (dsd),
 # where node A serves sort and node B serves sum and each asks the other;
 # then the same kind of request and reply through plain Unix pipes, with
-# no hub at all.  Run it with `make demo`.
+# no hub at all; last, a group of peers (dspeer) that know who is alive and
+# send to each other by name over UDP.  Run it with `make demo`.
 set -eu
 
 # Use the programs of this checkout, whatever the caller's PATH holds.
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$here/../build/bin
-for p in dssend dsrecv dsd dsctl; do
+for p in dssend dsrecv dsd dsctl dspeer; do
 	if [ ! -x "$bin/$p" ]; then
 		echo "demo: $bin has no $p: run make first" >&2
 		exit 1
@@ -164,3 +165,31 @@ say "Here, without ssh:"
 printf '    $ %s\n' "echo '1 2 3' | dssend -t sum -f a | dsrecv -e 'tr \" \" + | bc' | dsrecv"
 echo '1 2 3' | dssend -t sum -f a | dsrecv -e 'tr " " + | bc' | dsrecv |
 	sed 's/^/    /'
+
+say "" "== Part 3: peers, with no hub and no single point of failure" ""
+say "Three members on this host, on ports the system picks; a prints its"
+say "address, and b and c join through it:"
+run "dspeer -n a -l 127.0.0.1:0 -1 -C ./a.ctl </dev/null >a.out 2>a.log"
+wait_until "a's start" test -s a.out
+seed=$(head -n 1 a.out)
+run "dspeer -n b -l 127.0.0.1:0 -j $seed -C ./b.ctl </dev/null >b.out 2>b.log"
+run "dspeer -n c -l 127.0.0.1:0 -j $seed </dev/null >/dev/null 2>c.log"
+c_pid=$!
+wait_until "the group's forming" sh -c \
+    "[ \$(dsctl -c ./a.ctl members | grep -c '	alive	') -eq 3 ]"
+say "" "a's member list: name, address, state and incarnation:"
+show "dsctl -c ./a.ctl members"
+say "" "A message from a to b, by name, in one datagram:"
+show "dsctl -c ./a.ctl send b hello from a"
+wait_until "the message's arrival" grep -q 'hello from a' b.out
+say "  b writes what it receives on its standard output:"
+wire b.out
+say "" "Kill c outright; probing finds out, and every member marks it failed:"
+printf '    $ kill -9 %s\n' "c's pid"
+kill -9 "$c_pid"
+wait_until "c's failure" sh -c "dsctl -c ./a.ctl members | grep -q '^c	.*	failed	'"
+show "dsctl -c ./a.ctl members | cut -f 1,3"
+say "" "b leaves gracefully, and is shown as left, not failed:"
+show "dsctl -c ./b.ctl leave"
+wait_until "b's leave" sh -c "dsctl -c ./a.ctl members | grep -q '^b	.*	left	'"
+show "dsctl -c ./a.ctl members | cut -f 1,3"
