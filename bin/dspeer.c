@@ -23,7 +23,7 @@
 #include "../lib/num.h"
 #include "../lib/peer.h"
 #include "../lib/proto.h"
-#include "../lib/runner.h"
+#include "../lib/hook.h"
 #include "../lib/seal.h"
 #include "../lib/udp.h"
 
@@ -38,15 +38,6 @@
 #define EVENTS_MAX 1024          /* -E runs waiting their turn */
 #define EVENT_MS 60000           /* an -E run's deadline */
 #define LEAVE_MS 3000            /* how long a graceful leave may take */
-
-extern char **environ;
-
-struct event {
-	enum swim_event ev;
-	char name[SWIM_NAME_MAX + 1];
-	char addr[SWIM_ADDR_MAX + 1];
-	uint64_t inc;
-};
 
 struct dspeer {
 	struct loop *l;
@@ -65,11 +56,7 @@ struct dspeer {
 	uint64_t out_dropped;
 
 	const char *event_cmd;
-	struct runner *runner;
-	struct event *events;       /* a ring of EVENTS_MAX */
-	size_t ev_head, ev_count;
-	uint64_t events_run, events_dropped;
-	int ev_dropping;
+	struct hook *hook;          /* -E */
 
 	int leaving, status, done;
 	uint64_t bad_told;          /* bad datagrams logged so far (-v) */
@@ -192,57 +179,11 @@ refuse(void *ctx, const char *to, const char *id, size_t id_len,
 
 /* ---- events ---- */
 
-static void run_next_event(struct dspeer *d);
-
 static void
-event_done(void *ctx, const struct child_result *res, struct buf *out,
-    struct buf *err)
+hook_log(void *ctx, const char *line)
 {
-	struct dspeer *d = ctx;
-	const char *p = buf_head(err), *end = p + buf_len(err);
-
-	(void)out;
-	while (p < end) {
-		const char *lf = memchr(p, '\n', (size_t)(end - p));
-		size_t n = lf != NULL ? (size_t)(lf - p) : (size_t)(end - p);
-		char shown[512];
-
-		err_warn("-E: %s", err_printable(shown, sizeof shown, p, n));
-		p += n + 1;
-	}
-	if (res->timed_out)
-		err_warn("-E: killed after %d s", EVENT_MS / 1000);
-	run_next_event(d);
-}
-
-static void
-run_next_event(struct dspeer *d)
-{
-	struct event *e;
-	char inc[32];
-
-	while (d->ev_count > 0 && !runner_full(d->runner)) {
-		e = &d->events[d->ev_head];
-		d->ev_head = (d->ev_head + 1) % EVENTS_MAX;
-		d->ev_count--;
-		snprintf(inc, sizeof inc, "%llu", (unsigned long long)e->inc);
-		if (setenv("DS_EVENT", swim_event_name(e->ev), 1) < 0 ||
-		    setenv("DS_PEER", e->name, 1) < 0 ||
-		    setenv("DS_ADDR", e->addr, 1) < 0 ||
-		    setenv("DS_INC", inc, 1) < 0 ||
-		    setenv("DS_SELF", d->name, 1) < 0) {
-			err_warn("-E: cannot set the environment: %s",
-			    strerror(errno));
-			continue;
-		}
-		d->events_run++;
-		if (runner_start(d->runner, d->event_cmd, environ, NULL, 0,
-		    EVENT_MS, 0, 64 * 1024, event_done, d) < 0)
-			err_warn("-E: cannot run the command: %s",
-			    strerror(errno));
-	}
-	if (d->ev_count == 0)
-		d->ev_dropping = 0;
+	(void)ctx;
+	err_warn("-E: %s", line);
 }
 
 static const char *
@@ -290,24 +231,23 @@ on_event(void *ctx, enum swim_event ev, const struct swim_member *m)
 		if (proto_encode(&d->scratch, &h, NULL, 0) == 0)
 			emit(d, buf_head(&d->scratch), buf_len(&d->scratch));
 	}
-	if (d->event_cmd != NULL) {
-		struct event *e;
+	if (d->hook != NULL) {
+		char ev_s[32], peer_s[80], addr_s[80], inc_s[40], self_s[80];
+		const char *vars[5];
 
-		if (d->ev_count == EVENTS_MAX) {
-			d->events_dropped++;
-			if (!d->ev_dropping)
-				err_warn("-E: %d events wait already: "
-				    "dropping events", EVENTS_MAX);
-			d->ev_dropping = 1;
-			return;
-		}
-		e = &d->events[(d->ev_head + d->ev_count) % EVENTS_MAX];
-		d->ev_count++;
-		e->ev = ev;
-		memcpy(e->name, m->name, sizeof e->name);
-		memcpy(e->addr, m->addr, sizeof e->addr);
-		e->inc = m->inc;
-		/* Not from inside swim's callback: the runner may call back. */
+		snprintf(ev_s, sizeof ev_s, "DS_EVENT=%s", swim_event_name(ev));
+		snprintf(peer_s, sizeof peer_s, "DS_PEER=%s", m->name);
+		snprintf(addr_s, sizeof addr_s, "DS_ADDR=%s", m->addr);
+		snprintf(inc_s, sizeof inc_s, "DS_INC=%llu",
+		    (unsigned long long)m->inc);
+		snprintf(self_s, sizeof self_s, "DS_SELF=%s", d->name);
+		vars[0] = ev_s;
+		vars[1] = peer_s;
+		vars[2] = addr_s;
+		vars[3] = inc_s;
+		vars[4] = self_s;
+		/* A full queue is logged and counted by the hook. */
+		(void)hook_push(d->hook, vars, 5);
 	}
 }
 
@@ -495,9 +435,10 @@ ctl_cmd(void *ctx, const char *line, size_t n, struct buf *reply,
 	if (IS("stats")) {
 		if (peer_stats_text(d->p, reply) < 0 ||
 		    stat_append(reply, "msgs_dropped", d->out_dropped) < 0 ||
-		    stat_append(reply, "events", d->events_run) < 0 ||
-		    stat_append(reply, "events_dropped",
-		    d->events_dropped) < 0)
+		    stat_append(reply, "events", d->hook != NULL ?
+		    hook_runs(d->hook) : 0) < 0 ||
+		    stat_append(reply, "events_dropped", d->hook != NULL ?
+		    hook_dropped(d->hook) : 0) < 0)
 			return -1;
 		return 0;
 	}
@@ -790,9 +731,9 @@ main(int argc, char **argv)
 	if (d.p == NULL)
 		err_die(DS_EXIT_USAGE, "%s", err);
 	if (d.event_cmd != NULL) {
-		d.events = calloc(EVENTS_MAX, sizeof *d.events);
-		d.runner = runner_new(d.l, 1);
-		if (d.events == NULL || d.runner == NULL)
+		d.hook = hook_new(d.l, d.event_cmd, EVENTS_MAX, EVENT_MS,
+		    hook_log, NULL);
+		if (d.hook == NULL)
 			err_die(DS_EXIT_SYS, "cannot run -E commands:");
 	}
 	if (ctl_fd >= 0) {
@@ -829,8 +770,6 @@ main(int argc, char **argv)
 	d.in_open = 1;
 	in_watch(&d);
 	while (!d.done && loop_run_once(d.l, -1) >= 0) {
-		if (d.runner != NULL)
-			run_next_event(&d);
 		if (buf_len(&d.in) > 0 || d.in_eof)
 			in_frames(&d);
 		in_watch(&d);

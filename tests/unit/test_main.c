@@ -39,6 +39,7 @@ main(void)
 		{ "seal", suite_seal },
 		{ "peer", suite_peer },
 		{ "ctlsrv", suite_ctlsrv },
+		{ "hook", suite_hook },
 	};
 	const char *only = getenv("UNIT_ONLY");
 	size_t i;

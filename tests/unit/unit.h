@@ -42,5 +42,6 @@ void suite_udp(void);
 void suite_seal(void);
 void suite_peer(void);
 void suite_ctlsrv(void);
+void suite_hook(void);
 
 #endif
