@@ -19,7 +19,7 @@ load peer
 NAMES=(a b c d e)
 # How long the loss test runs: the longer, the stronger its claim, but it
 # is all waiting, twice in `make check`.
-LOSS_SECONDS=10  # and in the name of the test
+LOSS_SECONDS=15  # and in the name of the test
 
 local_setup() {
 	if [ "$(id -u)" -ne 0 ]; then
@@ -139,7 +139,7 @@ lossy() {
 	wait_for 10 has_header e "from=a to=e ack=1 id=healed len=6"
 }
 
-@test "netns: 10 % loss on every link for 10 s makes no false death, and messages get through" {
+@test "netns: 10 % loss on every link for 15 s makes no false death, and messages get through" {
 	ns_group
 	for n in "${NAMES[@]}"; do
 		lossy "$NSP-$n"
@@ -169,14 +169,16 @@ lossy() {
 		done
 	done
 	no_frames a
-	# The loss was real: probes went without their ack (some 375 probes
-	# in all, each losing its ping or its ack one time in five).
+	# The loss was real: probes went without their ack.  At one probe a
+	# second, five members make some 75 probes in 15 s, each losing its
+	# ping or its ack about one time in five: some 14 go indirect, and
+	# fewer than 3 would happen about once in ten thousand runs.
 	lost=0
 	for n in "${NAMES[@]}"; do
 		lost=$((lost + $(stat_of "$n" indirect)))
 	done
 	echo "probes that went indirect: $lost"
-	[ "$lost" -ge 10 ]
+	[ "$lost" -ge 3 ]
 }
 
 # all_five NAME: NAME has all five messages from a.
