@@ -412,16 +412,6 @@ on_signal(struct loop *l, int signo, void *ctx)
 /* ---- the control socket ---- */
 
 static int
-stat_append(struct buf *b, const char *key, uint64_t v)
-{
-	char line[96];
-	int n = snprintf(line, sizeof line, "%s\t%llu\n", key,
-	    (unsigned long long)v);
-
-	return buf_append(b, line, (size_t)n);
-}
-
-static int
 ctl_cmd(void *ctx, const char *line, size_t n, struct buf *reply,
     const char **reason)
 {
@@ -434,10 +424,10 @@ ctl_cmd(void *ctx, const char *line, size_t n, struct buf *reply,
 		return peer_members_text(d->p, reply);
 	if (IS("stats")) {
 		if (peer_stats_text(d->p, reply) < 0 ||
-		    stat_append(reply, "msgs_dropped", d->out_dropped) < 0 ||
-		    stat_append(reply, "events", d->hook != NULL ?
+		    peer_stat_line(reply, "msgs_dropped", d->out_dropped) < 0 ||
+		    peer_stat_line(reply, "events", d->hook != NULL ?
 		    hook_runs(d->hook) : 0) < 0 ||
-		    stat_append(reply, "events_dropped", d->hook != NULL ?
+		    peer_stat_line(reply, "events_dropped", d->hook != NULL ?
 		    hook_dropped(d->hook) : 0) < 0)
 			return -1;
 		return 0;

@@ -949,8 +949,8 @@ peer_members_text(const struct peer *p, struct buf *b)
 	return 0;
 }
 
-static int
-stat_line(struct buf *b, const char *key, uint64_t v)
+int
+peer_stat_line(struct buf *b, const char *key, uint64_t v)
 {
 	char line[96];
 	int n = snprintf(line, sizeof line, "%s\t%llu\n", key,
@@ -975,40 +975,40 @@ peer_stats_text(const struct peer *p, struct buf *b)
 	rc |= buf_append(b, "name\t", 5);
 	rc |= buf_append(b, p->name, strlen(p->name));
 	rc |= buf_append(b, "\n", 1);
-	rc |= stat_line(b, "incarnation", swim_incarnation(p->s));
-	rc |= stat_line(b, "members", swim_count(p->s));
-	rc |= stat_line(b, "alive", by[SWIM_ALIVE]);
-	rc |= stat_line(b, "suspect", by[SWIM_SUSPECT]);
-	rc |= stat_line(b, "failed", by[SWIM_DEAD]);
-	rc |= stat_line(b, "left", by[SWIM_LEFT]);
-	rc |= stat_line(b, "health", swim_health(p->s));
-	rc |= stat_line(b, "dgrams_in", w->dgrams_in);
-	rc |= stat_line(b, "bytes_in", w->bytes_in);
-	rc |= stat_line(b, "dgrams_out", w->dgrams_out);
-	rc |= stat_line(b, "bytes_out", w->bytes_out);
-	rc |= stat_line(b, "probes", w->probes);
-	rc |= stat_line(b, "indirect", w->indirect);
-	rc |= stat_line(b, "probe_fails", w->probe_fails);
-	rc |= stat_line(b, "nacks_in", w->nacks_in);
-	rc |= stat_line(b, "nacks_out", w->nacks_out);
-	rc |= stat_line(b, "suspicions", w->suspicions);
-	rc |= stat_line(b, "deaths", w->deaths);
-	rc |= stat_line(b, "refutations", w->refutations);
-	rc |= stat_line(b, "syncs", w->syncs);
-	rc |= stat_line(b, "bad", w->bad + q->oversize);
-	rc |= stat_line(b, "foreign", w->foreign);
-	rc |= stat_line(b, "misdirected", w->misdirected + q->misdirected);
-	rc |= stat_line(b, "dropped", w->dropped);
-	rc |= stat_line(b, "auth_fail", q->auth_fail);
-	rc |= stat_line(b, "replayed", q->replayed);
-	rc |= stat_line(b, "stale", q->stale);
-	rc |= stat_line(b, "msgs_in", q->msgs_in);
-	rc |= stat_line(b, "msgs_out", q->msgs_out);
-	rc |= stat_line(b, "msgs_acked", q->msgs_acked);
-	rc |= stat_line(b, "msgs_retried", q->msgs_retried);
-	rc |= stat_line(b, "msgs_failed", q->msgs_failed);
-	rc |= stat_line(b, "msgs_dup", q->msgs_dup);
-	rc |= stat_line(b, "send_errors", q->send_errors);
+	rc |= peer_stat_line(b, "incarnation", swim_incarnation(p->s));
+	rc |= peer_stat_line(b, "members", swim_count(p->s));
+	rc |= peer_stat_line(b, "alive", by[SWIM_ALIVE]);
+	rc |= peer_stat_line(b, "suspect", by[SWIM_SUSPECT]);
+	rc |= peer_stat_line(b, "failed", by[SWIM_DEAD]);
+	rc |= peer_stat_line(b, "left", by[SWIM_LEFT]);
+	rc |= peer_stat_line(b, "health", swim_health(p->s));
+	rc |= peer_stat_line(b, "dgrams_in", w->dgrams_in);
+	rc |= peer_stat_line(b, "bytes_in", w->bytes_in);
+	rc |= peer_stat_line(b, "dgrams_out", w->dgrams_out);
+	rc |= peer_stat_line(b, "bytes_out", w->bytes_out);
+	rc |= peer_stat_line(b, "probes", w->probes);
+	rc |= peer_stat_line(b, "indirect", w->indirect);
+	rc |= peer_stat_line(b, "probe_fails", w->probe_fails);
+	rc |= peer_stat_line(b, "nacks_in", w->nacks_in);
+	rc |= peer_stat_line(b, "nacks_out", w->nacks_out);
+	rc |= peer_stat_line(b, "suspicions", w->suspicions);
+	rc |= peer_stat_line(b, "deaths", w->deaths);
+	rc |= peer_stat_line(b, "refutations", w->refutations);
+	rc |= peer_stat_line(b, "syncs", w->syncs);
+	rc |= peer_stat_line(b, "bad", w->bad + q->oversize);
+	rc |= peer_stat_line(b, "foreign", w->foreign);
+	rc |= peer_stat_line(b, "misdirected", w->misdirected + q->misdirected);
+	rc |= peer_stat_line(b, "dropped", w->dropped);
+	rc |= peer_stat_line(b, "auth_fail", q->auth_fail);
+	rc |= peer_stat_line(b, "replayed", q->replayed);
+	rc |= peer_stat_line(b, "stale", q->stale);
+	rc |= peer_stat_line(b, "msgs_in", q->msgs_in);
+	rc |= peer_stat_line(b, "msgs_out", q->msgs_out);
+	rc |= peer_stat_line(b, "msgs_acked", q->msgs_acked);
+	rc |= peer_stat_line(b, "msgs_retried", q->msgs_retried);
+	rc |= peer_stat_line(b, "msgs_failed", q->msgs_failed);
+	rc |= peer_stat_line(b, "msgs_dup", q->msgs_dup);
+	rc |= peer_stat_line(b, "send_errors", q->send_errors);
 	return rc < 0 ? -1 : 0;
 }
 

@@ -109,6 +109,8 @@ int peer_leave_done(const struct peer *p);
  */
 int peer_members_text(const struct peer *p, struct buf *b);
 int peer_stats_text(const struct peer *p, struct buf *b);
+/* One more "key\tvalue\n" line, for counters the program keeps itself. */
+int peer_stat_line(struct buf *b, const char *key, uint64_t v);
 /* "failed" for SWIM_DEAD: what a user reads; swim_state_name otherwise. */
 const char *peer_state_name(enum swim_state st);
 

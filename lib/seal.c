@@ -35,7 +35,7 @@ struct sender {
 };
 
 struct seal {
-	struct hmac keyed;         /* hashed the key once; copied per datagram */
+	struct hmac keyed;         /* keyed once; copied per datagram */
 	uint64_t last_ts;          /* the last T seal_sign wrote */
 	uint64_t skew_us;
 	size_t max_senders;
