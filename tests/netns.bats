@@ -51,16 +51,10 @@ local_setup() {
 }
 
 local_teardown() {
-	local pid ns
-	# The peers go at once, without a graceful leave (which may take 3 s
-	# on a lossy link); disowned, so that bash does not report the kill.
-	for pid in "${BG_PIDS[@]}"; do
-		disown "$pid" 2>/dev/null || true
-		kill -9 "$pid" 2>/dev/null || true
-	done
-	for pid in "${BG_PIDS[@]}"; do
-		wait_for 5 exited "$pid" || true
-	done
+	local ns
+	# The peers go at once (a graceful leave may take 3 s on a lossy
+	# link), then the namespaces.
+	kill_peers
 	for ns in $(ip netns list | awk -v p="$NSP-" 'index($1, p) == 1 { print $1 }'); do
 		ip netns del "$ns"
 	done
