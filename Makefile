@@ -18,7 +18,7 @@ LDLIBS ?=
 # beside the normal one: make O=build/asan CFLAGS='-O1 -g -fsanitize=...'
 O ?= build
 
-LIB_MODS = err num buf io addr proto ident child svc fmt rec hmac net loop auth runner client relay hub swim udp seal peer ctlsrv hook
+LIB_MODS = err num buf io addr proto ident child svc fmt rec hmac net loop auth runner client relay hub swim udp seal peer ctlsrv hook pool jobmap super
 LIB_SRC = $(LIB_MODS:%=lib/%.c)
 LIB_HDR = $(LIB_MODS:%=lib/%.h)
 LIB_OBJ = $(LIB_MODS:%=$(O)/lib/%.o)
@@ -87,6 +87,7 @@ bench: all
 	sh bench/hub.sh
 	sh bench/peer.sh
 	sh bench/peer-rss.sh
+	sh bench/jobs.sh
 
 demo: all
 	sh examples/demo.sh

@@ -5,17 +5,21 @@
  * members of its group and make it leave.  See dsctl(1).
  */
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "../lib/buf.h"
 #include "../lib/client.h"
 #include "../lib/err.h"
 #include "../lib/io.h"
+#include "../lib/jobmap.h"
 #include "../lib/num.h"
 #include "../lib/proto.h"
 
@@ -26,9 +30,13 @@
  * arguments may start with '-'. */
 #ifdef __GLIBC__
 #define OPTSTRING "+jc:k:w:"
+#define MAP_OPTSTRING "+0quP:w:r:J:"
 #else
 #define OPTSTRING "jc:k:w:"
+#define MAP_OPTSTRING "0quP:w:r:J:"
 #endif
+#define MAP_USAGE "usage: dsctl [-c address] [-k keyfile] map [-0qu] " \
+	"[-P jobs] [-w seconds] [-r retries] [-J joblog] name"
 
 #define DEFAULT_WAIT_MS 10000
 #define WAIT_MAX_MS (86400ull * 1000 * 365)
@@ -543,11 +551,564 @@ check_args(const char *cmd, int nargs, char **args)
 		check_name(cmd, args[0]);
 }
 
+/*
+ * map: each input item a request to one name, through lib/jobmap.  The
+ * loop reads standard input only as jobs can start, keeps at most -P in
+ * flight, and writes the replies as their turn comes.
+ */
+#define MAP_CHUNK (64 * 1024)
+/* Bytes queued for the hub past which no more jobs start until it reads. */
+#define MAP_SEND_HIGH (256 * 1024)
+/* The progress line is drawn at most this often. */
+#define PROGRESS_MS 200
+/*
+ * Output queued for a pipe or terminal past which no more jobs start
+ * until the reader catches up.  The replies of the jobs in flight are
+ * still read and queued, so the hub never sees us as a slow consumer.
+ */
+#define MAP_OUT_HIGH (1024 * 1024)
+
+struct map_opts {
+	const char *name;
+	char sep;                /* '\n', or '\0' with -0 */
+	int unordered;           /* -u */
+	int quiet;               /* -q */
+	unsigned inflight;       /* -P */
+	unsigned retries;        /* -r */
+	long long timeout_ms;    /* -w; 0: none */
+	const char *wait_text;
+	const char *joblog;      /* -J */
+};
+
+struct map_run {
+	struct ctl *x;
+	const struct map_opts *o;
+	struct jobmap m;
+	struct buf in;           /* standard input not yet cut into items */
+	size_t scanned;          /* bytes of in known to hold no separator */
+	size_t item_max;         /* the hub's body limit */
+	int in_eof;
+	FILE *log;
+	int progress;            /* draw the progress line */
+	int out_tty;             /* stdout is a terminal too */
+	int out_queued;          /* stdout is a pipe, socket or terminal */
+	struct buf outq;         /* what waits to be written there */
+	int shown;               /* the progress line is on the screen */
+	long long next_draw;
+};
+
+static struct map_run *map_now;
+
+static void DS_NORETURN map_lost(struct map_run *r);
+
+static void
+map_usage(void)
+{
+	fprintf(stderr, "%s\n", MAP_USAGE);
+	exit(DS_EXIT_USAGE);
+}
+
+static void
+map_options(int argc, char **argv, struct map_opts *mo)
+{
+	uint64_t v;
+	int ch;
+
+	memset(mo, 0, sizeof *mo);
+	mo->sep = '\n';
+	mo->inflight = JOBMAP_INFLIGHT_DEFAULT;
+	/* Again from "map", with our own words for a bad option. */
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt(argc, argv, MAP_OPTSTRING)) != -1) {
+		switch (ch) {
+		case '0':
+			mo->sep = '\0';
+			break;
+		case 'u':
+			mo->unordered = 1;
+			break;
+		case 'q':
+			mo->quiet = 1;
+			break;
+		case 'P':
+			if (num_parse_u64(optarg, strlen(optarg),
+			    JOBMAP_INFLIGHT_MAX, 0, &v) != NUM_OK || v == 0)
+				err_die(DS_EXIT_USAGE, "map: -P %s: expected a "
+				    "number from 1 to %u", optarg,
+				    JOBMAP_INFLIGHT_MAX);
+			mo->inflight = (unsigned)v;
+			break;
+		case 'r':
+			if (num_parse_u64(optarg, strlen(optarg),
+			    JOBMAP_RETRIES_MAX, 0, &v) != NUM_OK)
+				err_die(DS_EXIT_USAGE, "map: -r %s: expected a "
+				    "number from 0 to %u", optarg,
+				    JOBMAP_RETRIES_MAX);
+			mo->retries = (unsigned)v;
+			break;
+		case 'w':
+			if (num_parse_seconds(optarg, WAIT_MAX_MS, &v) != NUM_OK)
+				err_die(DS_EXIT_USAGE, "map: -w %s: expected "
+				    "seconds, such as 10 or 0.5", optarg);
+			mo->timeout_ms = (long long)v;
+			mo->wait_text = optarg;
+			break;
+		case 'J':
+			mo->joblog = optarg;
+			break;
+		default:
+			if (optopt != 0 && strchr("PwrJ", optopt) != NULL)
+				err_warn("map: -%c needs an argument", optopt);
+			else if (optopt > ' ' && optopt < 0x7f)
+				err_warn("map: unknown option -%c", optopt);
+			map_usage();
+		}
+	}
+	if (argc - optind != 1)
+		map_usage();
+	mo->name = argv[optind];
+	check_name("map", mo->name);
+}
+
+static void
+progress_clear(struct map_run *r)
+{
+	if (r->shown) {
+		(void)io_write_all(2, "\r\033[K", 4);
+		r->shown = 0;
+	}
+}
+
+static void
+progress_draw(struct map_run *r, long long now)
+{
+	char line[160];
+	size_t n;
+
+	if (!r->progress || now < r->next_draw)
+		return;
+	r->next_draw = now + PROGRESS_MS;
+	if (fflush(stdout) != 0)
+		err_die_stdout();
+	memcpy(line, "\rdsctl: map: ", 13);
+	n = 13 + jobmap_progress(&r->m, now, line + 13, sizeof line - 16);
+	memcpy(line + n, "\033[K", 3);
+	(void)io_write_all(2, line, n + 3);
+	r->shown = 1;
+}
+
+/*
+ * Standard output.  A file takes the outputs through stdio at once.  To
+ * a pipe, socket or terminal, whose reader may pause, they are queued
+ * and written when poll(2) says there is room, at most PIPE_BUF bytes at
+ * a time so that the write does not block: the loop goes on reading the
+ * hub's replies meanwhile.
+ */
+static void
+out_put(struct map_run *r, const char *p, size_t n)
+{
+	if (!r->out_queued)
+		put(p, n);
+	else if (n > 0 && buf_append(&r->outq, p, n) != BUF_OK)
+		err_die(DS_EXIT_SYS, "map: out of memory");
+}
+
+/* Write what poll(2) said there is room for. */
+static void
+out_some(struct map_run *r)
+{
+	size_t n = buf_len(&r->outq);
+	ssize_t w;
+
+	if (n == 0)
+		return;
+	if (r->out_tty)
+		progress_clear(r);
+	if (n > PIPE_BUF)
+		n = PIPE_BUF;
+	w = write(1, buf_head(&r->outq), n);
+	if (w < 0) {
+		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		err_die_stdout();
+	}
+	buf_consume(&r->outq, (size_t)w);
+}
+
+/* Write everything, waiting as long as it takes. */
+static void
+out_drain(struct map_run *r)
+{
+	if (r->out_tty)
+		progress_clear(r);
+	if (buf_len(&r->outq) > 0) {
+		if (io_write_all(1, buf_head(&r->outq), buf_len(&r->outq)) != 0)
+			err_die_stdout();
+		buf_clear(&r->outq);
+	}
+	if (fflush(stdout) != 0)
+		err_die_stdout();
+}
+
+/* Before dying: what is finished is written, the line goes. */
+static void
+map_on_die(void)
+{
+	struct map_run *r = map_now;
+
+	if (r == NULL)
+		return;
+	progress_clear(r);
+	if (r->log != NULL)
+		(void)fflush(r->log);
+	if (buf_len(&r->outq) > 0)
+		(void)io_write_all(1, buf_head(&r->outq), buf_len(&r->outq));
+	(void)fflush(stdout);
+}
+
+static void
+log_job(struct map_run *r, const struct jobmap_job *j)
+{
+	char line[256];
+	size_t n;
+
+	if (r->log == NULL)
+		return;
+	n = jobmap_joblog_line(&r->m, j, line, sizeof line);
+	if (fwrite(line, 1, n, r->log) != n)
+		err_die(DS_EXIT_SYS, "map: cannot write the joblog %s:",
+		    r->o->joblog);
+}
+
+/* Copy a field's decoded value into dst (of size n + 1 at least). */
+static const char *
+field(const struct proto_msg *m, const char *key, char *dst, size_t size,
+    size_t *len)
+{
+	struct proto_str v = proto_lookup(m, key);
+	long n;
+
+	if (v.p == NULL || v.n >= size || (n = proto_decode(v.p, v.n,
+	    dst)) < 0)
+		return NULL;
+	dst[n] = '\0';
+	*len = (size_t)n;
+	return dst;
+}
+
+static void
+map_frame(struct map_run *r, const struct proto_msg *msg, long long now)
+{
+	static char worker[PROTO_HDR_MAX];
+	char re[PROTO_TOKEN_MAX + 1], status[32];
+	struct proto_str type = proto_type(msg), from;
+	struct jobmap_reply rp;
+	struct jobmap_job *done;
+	int rc;
+
+	if (!proto_str_eq(type, "rep") && !proto_str_eq(type, "err"))
+		return;
+	memset(&rp, 0, sizeof rp);
+	rp.is_err = proto_str_eq(type, "err");
+	if ((rp.re = field(msg, "re", re, sizeof re, &rp.re_len)) == NULL)
+		return;
+	rp.status = field(msg, "status", status, sizeof status,
+	    &rp.status_len);
+	rp.worker = field(msg, "worker", worker, sizeof worker,
+	    &rp.worker_len);
+	from = proto_get(msg, PF_FROM);
+	rp.from = from.p;
+	rp.from_len = from.n;
+	rp.body = msg->body;
+	rp.body_len = (size_t)msg->body_len;
+	rc = jobmap_reply(&r->m, &rp, now, &done);
+	if (rc == JOBMAP_NOMEM)
+		err_die(DS_EXIT_SYS, "map: out of memory");
+	if (rc == JOBMAP_FINISHED)
+		log_job(r, done);
+}
+
+static void
+map_replies(struct map_run *r, long long now)
+{
+	const struct proto_msg *msg;
+	int rc;
+
+	while ((rc = client_next(&r->x->c, &msg, r->x->err,
+	    sizeof r->x->err)) == 1)
+		map_frame(r, msg, now);
+	/* A frame cut short by the hub's close is the hub going away. */
+	if (rc < 0 && r->x->c.eof)
+		map_lost(r);
+	if (rc < 0)
+		err_die(client_status(errno), "map: %s", r->x->err);
+}
+
+static void
+map_expire(struct map_run *r, long long now)
+{
+	struct jobmap_job *done;
+	int rc;
+
+	while ((rc = jobmap_expire(&r->m, now, &done)) != JOBMAP_NONE)
+		if (rc == JOBMAP_FINISHED)
+			log_job(r, done);
+}
+
+/* Cut the next item out of what standard input gave; 1 when one was. */
+static int
+map_item(struct map_run *r)
+{
+	size_t len;
+	int rc = jobmap_cut(buf_head(&r->in), buf_len(&r->in), r->o->sep,
+	    r->in_eof, r->item_max, &r->scanned, &len);
+
+	if (rc == JOBMAP_CUT_LONG)
+		err_die(DS_EXIT_DATA, "map: item %llu is larger than the "
+		    "hub's limit of %llu bytes",
+		    (unsigned long long)r->m.next_seq,
+		    (unsigned long long)r->item_max);
+	if (rc == JOBMAP_CUT_MORE) {
+		if (r->in_eof && !r->m.input_ended)
+			jobmap_end_input(&r->m);
+		return 0;
+	}
+	if (jobmap_add(&r->m, buf_head(&r->in), len, r->o->sep) != 0)
+		err_die(DS_EXIT_SYS, "map: out of memory");
+	buf_consume(&r->in, len);
+	return 1;
+}
+
+/* Room to start jobs: the hub takes what we send, stdout what we write. */
+static int
+map_may_send(const struct map_run *r)
+{
+	return client_pending(&r->x->c) < MAP_SEND_HIGH &&
+	    buf_len(&r->outq) < MAP_OUT_HIGH;
+}
+
+/* Start what may start: retries first, then new items. */
+static void
+map_feed(struct map_run *r, long long now)
+{
+	struct jobmap_job *j;
+	struct proto_hdr h;
+
+	memset(&h, 0, sizeof h);
+	h.from = r->x->c.name;
+	h.to = r->o->name;
+	h.type = "req";
+	for (;;) {
+		while (map_may_send(r) && (j = jobmap_start(&r->m, now)) !=
+		    NULL) {
+			h.id = j->id;
+			if (client_send(&r->x->c, &h, j->item, j->item_len) !=
+			    0)
+				err_die(client_status(errno), "map: cannot "
+				    "send to %s:", r->o->name);
+		}
+		if (!map_may_send(r) || !jobmap_can_add(&r->m) ||
+		    !map_item(r))
+			return;
+	}
+}
+
+static void
+map_outputs(struct map_run *r)
+{
+	struct jobmap_job *j;
+
+	while ((j = jobmap_output(&r->m)) != NULL) {
+		if (j->result == JOBMAP_REP) {
+			out_put(r, j->out, j->out_len);
+		} else {
+			/* The two streams in order, for a terminal that shows both. */
+			out_drain(r);
+			progress_clear(r);
+			if (j->result == JOBMAP_TIMEOUT)
+				err_warn("map: job %llu: no reply within %s s",
+				    (unsigned long long)j->seq,
+				    r->o->wait_text);
+			else if (j->out_len == 0)
+				err_warn("map: job %llu: error reply from %s "
+				    "(status=%lu)", (unsigned long long)j->seq,
+				    j->worker, j->status);
+			else if (io_write_all(2, j->out, j->out_len) == 0 &&
+			    j->out[j->out_len - 1] != '\n')
+				(void)io_write_all(2, "\n", 1);
+		}
+		jobmap_emitted(&r->m, j);
+	}
+}
+
+static void
+map_read_input(struct map_run *r)
+{
+	ssize_t n;
+
+	if (buf_reserve(&r->in, MAP_CHUNK) != BUF_OK)
+		err_die(DS_EXIT_SYS, "map: out of memory");
+	n = read(0, buf_tail(&r->in), MAP_CHUNK);
+	if (n < 0) {
+		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		err_die(DS_EXIT_SYS, "map: cannot read standard input:");
+	}
+	if (n == 0)
+		r->in_eof = 1;
+	else
+		buf_commit(&r->in, (size_t)n);
+}
+
+/* The hub went away: exit 3, as the other commands do. */
+static void DS_NORETURN
+map_lost(struct map_run *r)
+{
+	err_die(DS_EXIT_SYS, "map: lost the hub at %s; %llu jobs done, %llu "
+	    "unfinished", r->x->c.addr, (unsigned long long)r->m.n_done,
+	    (unsigned long long)jobmap_pending(&r->m));
+}
+
+/* Wait for input that is wanted, replies, room to write, or a deadline. */
+static void
+map_wait(struct map_run *r)
+{
+	struct client *c = &r->x->c;
+	struct pollfd pfd[4];
+	int n = 0, in = -1, hub = -1, out = -1, std = -1;
+	long long deadline = jobmap_next_deadline(&r->m);
+	ssize_t got;
+
+	if (!r->in_eof && jobmap_can_add(&r->m) && map_may_send(r)) {
+		pfd[n].fd = 0;
+		pfd[n].events = POLLIN;
+		in = n++;
+	}
+	pfd[n].fd = client_fd_in(c);
+	pfd[n].events = POLLIN;
+	hub = n++;
+	if (client_pending(c) > 0) {
+		if (client_fd_out(c) == client_fd_in(c)) {
+			pfd[hub].events |= POLLOUT;
+			out = hub;
+		} else {
+			pfd[n].fd = client_fd_out(c);
+			pfd[n].events = POLLOUT;
+			out = n++;
+		}
+	}
+	if (buf_len(&r->outq) > 0) {
+		pfd[n].fd = 1;
+		pfd[n].events = POLLOUT;
+		std = n++;
+	}
+	if (r->progress && (deadline < 0 || r->next_draw < deadline))
+		deadline = r->next_draw;
+	if (poll(pfd, (nfds_t)n, io_remaining_ms(deadline)) < 0) {
+		if (errno == EINTR)
+			return;
+		err_die(DS_EXIT_SYS, "map: poll:");
+	}
+	if (in >= 0 && pfd[in].revents != 0)
+		map_read_input(r);
+	if (pfd[hub].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) {
+		got = client_read(c, r->x->err, sizeof r->x->err);
+		if (got < 0 && errno != EAGAIN)
+			map_lost(r);
+	}
+	if (out >= 0 && (pfd[out].revents & (POLLOUT | POLLHUP | POLLERR)) &&
+	    client_write(c) != 0)
+		map_lost(r);
+	if (std >= 0 && pfd[std].revents != 0)
+		out_some(r);
+}
+
+static void
+cmd_map(struct ctl *x, const struct map_opts *mo, FILE *log)
+{
+	static struct map_run r;
+	struct jobmap_cfg cfg;
+	struct timespec ts;
+	struct stat st;
+	long long now;
+	char summary[160];
+
+	memset(&r, 0, sizeof r);
+	r.x = x;
+	r.o = mo;
+	r.log = log;
+	r.item_max = x->c.hub_max > 0 && x->c.hub_max < BODY_MAX ?
+	    (size_t)x->c.hub_max : (size_t)BODY_MAX;
+	buf_init(&r.in, r.item_max + MAP_CHUNK);
+	r.progress = !mo->quiet && isatty(2);
+	r.out_tty = isatty(1);
+	r.out_queued = fstat(1, &st) == 0 && (S_ISFIFO(st.st_mode) ||
+	    S_ISSOCK(st.st_mode) || r.out_tty);
+	buf_init(&r.outq, SIZE_MAX);
+	memset(&cfg, 0, sizeof cfg);
+	cfg.max_inflight = mo->inflight;
+	cfg.retries = mo->retries;
+	cfg.timeout_ms = mo->timeout_ms;
+	cfg.unordered = mo->unordered;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = io_now_ms();
+	cfg.wall0_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	cfg.mono0_ms = now;
+	jobmap_init(&r.m, &cfg);
+	r.next_draw = now + PROGRESS_MS;
+	map_now = &r;
+	err_on_die(map_on_die);
+
+	for (;;) {
+		now = io_now_ms();
+		map_replies(&r, now);
+		map_expire(&r, now);
+		map_feed(&r, now);
+		map_outputs(&r);
+		if (jobmap_finished(&r.m))
+			break;
+		if (x->c.eof)
+			map_lost(&r);
+		if (client_write(&x->c) != 0)
+			map_lost(&r);
+		progress_draw(&r, now);
+		if (fflush(stdout) != 0)
+			err_die_stdout();
+		if (log != NULL && fflush(log) != 0)
+			err_die(DS_EXIT_SYS, "map: cannot write the joblog "
+			    "%s:", mo->joblog);
+		map_wait(&r);
+	}
+	out_drain(&r);
+	progress_clear(&r);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		err_die_stdout();
+	buf_free(&r.outq);
+	if (log != NULL && (fflush(log) != 0 || ferror(log) || fclose(log) !=
+	    0)) {
+		r.log = NULL;
+		err_die(DS_EXIT_SYS, "map: cannot write the joblog %s:",
+		    mo->joblog);
+	}
+	r.log = NULL;
+	buf_free(&r.in);
+	if (jobmap_summary(&r.m, summary, sizeof summary) > 0) {
+		jobmap_free(&r.m);
+		map_now = NULL;
+		err_die(DS_EXIT_DATA, "map: %s", summary);
+	}
+	jobmap_free(&r.m);
+	map_now = NULL;
+}
+
 int
 main(int argc, char **argv)
 {
 	static struct ctl x;
 	struct client_opts o;
+	struct map_opts mo;
+	FILE *log = NULL;
 	char name[PROTO_NAME_MAX + 1];
 	const char *cmd;
 	uint64_t ms;
@@ -587,7 +1148,19 @@ main(int argc, char **argv)
 	if (argc < 1)
 		usage();
 	cmd = argv[0];
-	check_args(cmd, argc - 1, argv + 1);
+	if (strcmp(cmd, "map") == 0) {
+		map_options(argc, argv, &mo);
+		/* The joblog is made before anything is sent. */
+		if (mo.joblog != NULL && (log = fopen(mo.joblog, "w")) ==
+		    NULL)
+			err_die(DS_EXIT_SYS, "map: cannot create the joblog "
+			    "%s:", mo.joblog);
+		if (log != NULL && fputs(jobmap_joblog_header(), log) == EOF)
+			err_die(DS_EXIT_SYS, "map: cannot write the joblog "
+			    "%s:", mo.joblog);
+	} else {
+		check_args(cmd, argc - 1, argv + 1);
+	}
 
 	snprintf(name, sizeof name, "dsctl-%ld", (long)getpid());
 	o.name = name;
@@ -599,7 +1172,9 @@ main(int argc, char **argv)
 	if (client_connect(&x.c, x.err, sizeof x.err) != 0)
 		err_die(client_status(errno), "%s", x.err);
 
-	if (strcmp(cmd, "ping") == 0)
+	if (strcmp(cmd, "map") == 0)
+		cmd_map(&x, &mo, log);
+	else if (strcmp(cmd, "ping") == 0)
 		cmd_ping(&x, argc > 1 ? argv[1] : NULL);
 	else if (strcmp(cmd, "stats") == 0)
 		cmd_stats(&x);

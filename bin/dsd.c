@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,6 +16,7 @@
 #include "../lib/auth.h"
 #include "../lib/err.h"
 #include "../lib/hub.h"
+#include "../lib/io.h"
 #include "../lib/loop.h"
 #include "../lib/net.h"
 #include "../lib/num.h"
@@ -25,11 +25,12 @@
 #define USAGE "usage: dsd [-1iv] [-l address]... [-C control-socket] " \
 	"[-n name] [-c maxconn] [-M max] [-Q queue-bytes] [-w seconds] " \
 	"[-d seconds] [-I seconds] [-k keyfile] [-e name=command]... " \
-	"[-P handlers] [-T seconds]"
+	"[-P handlers] [-T seconds] [-x command]... [-K seconds] [-q jobs]"
 
 #define DEFAULT_LISTEN "127.0.0.1:7070"
 #define MAX_LISTEN 64
 #define MAX_SERVICES 256
+#define MAX_WORKERS 1024
 #define HOUR_MS (3600u * 1000u)
 
 struct config {
@@ -41,6 +42,8 @@ struct config {
 	const char *keyfile;              /* -k */
 	const char *service[MAX_SERVICES];/* -e */
 	int nservice;
+	const char **worker;              /* -x */
+	int nworker;
 	struct hub_config hub;
 };
 
@@ -90,7 +93,7 @@ options(struct config *cfg, int argc, char *argv[])
 	uint64_t v;
 	int c;
 
-	while ((c = getopt(argc, argv, "1ivl:C:n:c:M:Q:w:d:I:k:e:P:T:")) !=
+	while ((c = getopt(argc, argv, "1ivl:C:n:c:M:Q:w:d:I:k:e:P:T:x:K:q:")) !=
 	    -1) {
 		switch (c) {
 		case '1':
@@ -157,6 +160,24 @@ options(struct config *cfg, int argc, char *argv[])
 			break;
 		case 'T':
 			cfg->hub.child_ms = seconds("-T", optarg, 24 * HOUR_MS);
+			break;
+		case 'x':
+			if (cfg->nworker == MAX_WORKERS)
+				err_die(DS_EXIT_USAGE, "-x: at most %d workers",
+				    MAX_WORKERS);
+			if (cfg->worker == NULL && (cfg->worker = calloc(
+			    MAX_WORKERS, sizeof *cfg->worker)) == NULL)
+				err_die(DS_EXIT_SYS, "out of memory");
+			if (optarg[0] == '\0')
+				err_die(DS_EXIT_USAGE, "-x: expected a command");
+			cfg->worker[cfg->nworker++] = optarg;
+			break;
+		case 'q':
+			cfg->hub.jobs_max = count("-q", optarg, 1u << 24);
+			break;
+		case 'K':
+			cfg->hub.keepalive_ms = strcmp(optarg, "0") == 0 ? -1 :
+			    seconds("-K", optarg, HOUR_MS);
 			break;
 		default:
 			usage();
@@ -304,21 +325,6 @@ on_term(struct loop *l, int signo, void *ctx)
 	    HUB_WRITE_MS);
 }
 
-/* Room for maxconn clients: raise the soft limit on fds if we may. */
-static void
-raise_nofile(size_t want)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		return;
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
-		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want
-		    ? want : rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -343,9 +349,10 @@ main(int argc, char *argv[])
 		cfg.hub.key = &key;
 	}
 	maxconn = cfg.hub.maxconn ? cfg.hub.maxconn : HUB_MAXCONN;
-	maxfd = maxconn + HUB_CONTROL_MAX + MAX_LISTEN + 8 + 3 * (cfg.hub.max_children ?
-	    cfg.hub.max_children : HUB_CHILDREN);
-	raise_nofile(maxfd + 16);
+	maxfd = maxconn + HUB_CONTROL_MAX + MAX_LISTEN + 8 + 3 *
+	    (cfg.hub.max_children ? cfg.hub.max_children : HUB_CHILDREN) +
+	    3 * (size_t)cfg.nworker;
+	io_raise_nofile(maxfd + 16);
 	if ((l = loop_new(maxfd)) == NULL)
 		err_die(DS_EXIT_SYS, "cannot make the loop:");
 	if ((h = hub_new(l, &cfg.hub, err, sizeof err)) == NULL)
@@ -383,6 +390,10 @@ main(int argc, char *argv[])
 		listen_on(h, cfg.control, 1, 0);
 	if (cfg.print_bound && fflush(stdout) == EOF)
 		err_die(DS_EXIT_SYS, "cannot write the bound addresses:");
+	for (i = 0; i < cfg.nworker; i++)
+		if (hub_worker(h, cfg.worker[i]) == -1)
+			err_die(DS_EXIT_SYS, "-x %s: cannot start it:",
+			    cfg.worker[i]);
 	if (loop_signal(l, SIGTERM, on_term, &cfg) == -1 ||
 	    loop_signal(l, SIGINT, on_term, &cfg) == -1)
 		err_die(DS_EXIT_SYS, "cannot take signals:");
@@ -391,5 +402,6 @@ main(int argc, char *argv[])
 	rc = hub_failed(h) ? DS_EXIT_DATA : DS_EXIT_OK;
 	hub_free(h);
 	loop_free(l);
+	free(cfg.worker);
 	return rc;
 }

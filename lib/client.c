@@ -110,6 +110,9 @@ client_init(struct client *c, const struct client_opts *o, char *err,
 		c->o.max_body = PROTO_BODY_DEFAULT;
 	if (c->o.max_body > PROTO_BODY_MAX)
 		c->o.max_body = PROTO_BODY_MAX;
+	if (c->o.credit > CLIENT_CREDIT_MAX)
+		return fail(err, errlen, EINVAL, "bad credit %u: expected 1 "
+		    "to %d", c->o.credit, CLIENT_CREDIT_MAX);
 	buf_init(&c->in, limit_for(c->o.max_body, READ_CHUNK));
 	buf_init(&c->out, limit_for(c->o.max_body, OUT_SLACK));
 	proto_parser_init(&c->p, c->o.max_body);
@@ -662,9 +665,10 @@ static int
 hello(struct client *c, long long deadline, char *err, size_t errlen)
 {
 	char id[PROTO_TOKEN_MAX + 1], nonce[AUTH_NONCE_HEX + 1], tmp[80];
+	char credit[16];
 	const struct proto_msg *m;
 	struct proto_str from;
-	struct proto_kv kv;
+	struct proto_kv kv[2];
 	struct proto_hdr h;
 
 	nonce[0] = '\0';
@@ -674,15 +678,21 @@ hello(struct client *c, long long deadline, char *err, size_t errlen)
 	h.to = "*";
 	h.type = "hello";
 	h.id = id;
+	h.extra = kv;
+	if (c->o.credit > 0) {
+		/* A worker: the hub sends it up to this many jobs at once. */
+		snprintf(credit, sizeof credit, "%u", c->o.credit);
+		kv[h.nextra].key = "credit";
+		kv[h.nextra].val = credit;
+		kv[h.nextra++].val_len = strlen(credit);
+	}
 	if (c->have_key) {
 		if (auth_nonce(nonce) != 0)
 			return fail(err, errlen, errno, "cannot make a nonce: "
 			    "%s", strerror(errno));
-		kv.key = "nonce";
-		kv.val = nonce;
-		kv.val_len = AUTH_NONCE_HEX;
-		h.extra = &kv;
-		h.nextra = 1;
+		kv[h.nextra].key = "nonce";
+		kv[h.nextra].val = nonce;
+		kv[h.nextra++].val_len = AUTH_NONCE_HEX;
 	}
 	if (client_send(c, &h, NULL, 0) != 0)
 		return fail(err, errlen, errno, "cannot queue the hello: %s",

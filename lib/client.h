@@ -44,7 +44,8 @@
  *   EPROTO          a protocol error: a bad frame, a refused hello
  *                                                          (exit 1)
  *   EMSGSIZE        a body over the hub's limit            (exit 1)
- *   EINVAL          from client_init: a bad address list or name (exit 2)
+ *   EINVAL          from client_init: a bad address list, name or
+ *                   credit                                 (exit 2)
  *   EBADMSG         from client_init: an empty or too large key file
  *                                                          (exit 1)
  */
@@ -62,6 +63,7 @@
 #define CLIENT_DEFAULT_HUB "127.0.0.1:7070"
 #define CLIENT_HUBS_MAX 16
 #define CLIENT_ADDR_MAX 256     /* bytes in one address, with its NUL */
+#define CLIENT_CREDIT_MAX 1024  /* the highest credit a hello may carry */
 
 struct client_opts {
 	const char *hubs;       /* "a,b,c"; NULL: $DS_HUB, else the default */
@@ -69,6 +71,7 @@ struct client_opts {
 	const char *keyfile;    /* NULL: $DS_KEY, else no key; "": no key */
 	int timeout_ms;         /* connect and hello, per hub; <0: none */
 	uint64_t max_body;      /* our body limit for what we read; 0: 16 MiB */
+	unsigned credit;        /* hello credit=N: jobs run at once; 0: none */
 };
 
 struct client {

@@ -22,8 +22,10 @@
 #include "err.h"
 #include "hub.h"
 #include "net.h"
+#include "num.h"
 #include "proto.h"
 #include "runner.h"
+#include "super.h"
 #include "svc.h"
 
 #define SCRATCH (64 * 1024)
@@ -34,6 +36,7 @@ enum { C_HELLO, C_AUTH, C_READY, C_CLOSING };
 enum { H_OK, H_BLOCK, H_GONE };
 
 struct conn;
+struct hjob;
 
 struct service {
 	char *cmd;
@@ -46,6 +49,26 @@ struct name {
 	struct conn **holder;
 	size_t n, cap, rr;
 	struct service *svc;
+	size_t ncredit;                   /* holders that announced credit */
+	struct hjob *qhead, *qtail;       /* jobs waiting for a holder */
+	size_t qn;
+};
+
+/*
+ * A job: a request to a name whose holders take credit.  It waits in
+ * the name's queue, then is in flight at one worker until its reply;
+ * the hub keeps the frame, to send it again if that worker is lost.
+ */
+struct hjob {
+	struct hjob *next;
+	struct conn *req;                 /* NULL once the requester left */
+	struct name *name;
+	unsigned sent;                    /* deliveries so far */
+	size_t idlen;
+	char id[PROTO_TOKEN_MAX + 1];     /* decoded */
+	char from[PROTO_NAME_MAX + 1];
+	size_t len;
+	char frame[];
 };
 
 struct conn {
@@ -59,6 +82,12 @@ struct conn {
 	unsigned control : 1, single : 1, anon : 1, dirty : 1, blocked : 1,
 	    eof : 1, pending : 1, dead : 1, kill : 1;
 	int busy;                          /* callbacks on the stack */
+	unsigned credit;                   /* jobs at once; 0: not a worker */
+	unsigned inflight;
+	struct hjob *jobs, *jobs_tail;     /* in flight here, oldest first */
+	size_t requested;                  /* its jobs not yet answered */
+	size_t worker;                     /* dsd -x: index + 1; 0: not */
+	unsigned ka_sent : 1;              /* a keepalive ping is out */
 	size_t children;                   /* handlers working for it */
 	char peer[80];
 	char hello[PROTO_NAME_MAX + 1];
@@ -81,7 +110,7 @@ struct listener {
 struct stats {
 	uint64_t conns_total, msgs_in, msgs_out, bytes_in, bytes_out, drops,
 	    no_route, refused, bad_frames, slow, auth_failures, timeouts,
-	    handlers;
+	    handlers, jobs, jobs_done, redelivered, keepalive_lost;
 };
 
 struct hub {
@@ -109,8 +138,13 @@ struct hub {
 	int tick_ms;
 	int draining, done;
 	int failed;                        /* the single connection broke */
+	int freeing;
 	int64_t started;
 	struct stats st;
+	struct super *sup;                 /* dsd -x workers */
+	size_t jobs_queued, jobs_bytes;    /* in every name's queue */
+	uint64_t pump_timer;
+	unsigned long ka_seq;
 };
 
 static void close_conn(struct conn *c, const char *why);
@@ -118,6 +152,9 @@ static void update_accept(struct hub *h);
 static void process(struct conn *c, const char *base, size_t len,
     int scratch);
 static void update_want(struct conn *c);
+static void pump(struct hub *h);
+static size_t requeue_jobs(struct conn *c);
+static void forget_requester(struct conn *c);
 
 /* Logging. */
 
@@ -218,7 +255,7 @@ name_drop(struct hub *h, struct name *e)
 {
 	struct name **pp = &h->tab[hash(e->s, e->len) & (h->tabsize - 1)];
 
-	if (e->n > 0 || e->svc != NULL)
+	if (e->n > 0 || e->svc != NULL || e->qn > 0)
 		return;
 	while (*pp != e)
 		pp = &(*pp)->next;
@@ -269,6 +306,11 @@ hold(struct conn *c, const char *s, size_t n)
 	c->names = p;
 	c->names[c->nnames++] = e;
 	e->holder[e->n++] = c;
+	if (c->credit > 0) {
+		e->ncredit++;
+		if (e->qn > 0)
+			pump(h);  /* a worker for the jobs waiting there */
+	}
 	return NULL;
 nomem:
 	name_drop(h, e);
@@ -288,6 +330,8 @@ unhold_at(struct conn *c, size_t i)
 			e->n--;
 			if (e->rr > k)
 				e->rr--;
+			if (c->credit > 0)
+				e->ncredit--;
 			break;
 		}
 	memmove(&c->names[i], &c->names[i + 1],
@@ -526,7 +570,29 @@ close_conn(struct conn *c, const char *why)
 	else if (h->cfg.verbose)
 		hub_log(h, "%s: closed", who(c, w, sizeof w));
 	c->dead = 1;
+	/* Requeued first: a name with jobs waiting is kept. */
+	if (c->inflight > 0 && !h->freeing) {
+		size_t n = requeue_jobs(c);
+
+		if (n > 0)
+			hub_log(h, "%s: %zu job%s in flight queued again",
+			    who(c, w, sizeof w), n, n == 1 ? "" : "s");
+		pump(h);
+	} else if (c->inflight > 0) {
+		struct hjob *j, *jn;
+
+		for (j = c->jobs; j != NULL; j = jn) {
+			jn = j->next;
+			free(j);
+		}
+		c->jobs = c->jobs_tail = NULL;
+		c->inflight = 0;
+	}
 	unhold_all(c);
+	if (c->requested > 0)
+		forget_requester(c);
+	if (c->worker > 0 && h->sup != NULL)
+		super_lost(h->sup, c->worker - 1);
 	h->queued -= buf_len(&c->out);
 	buf_clear(&c->out);
 	if (c->pending)
@@ -747,8 +813,8 @@ ctl_stats(struct conn *c, const struct proto_msg *m)
 	struct hub *h = c->h;
 	const struct stats *s = &h->st;
 	struct conn *d;
-	size_t qmax = 0, nblocked = 0;
-	char body[1024];
+	size_t qmax = 0, nblocked = 0, workers = 0, inflight = 0;
+	char body[1536];
 	int n;
 
 	for (d = h->conns; d != NULL; d = d->next)
@@ -756,13 +822,21 @@ ctl_stats(struct conn *c, const struct proto_msg *m)
 			qmax = buf_len(&d->out);
 	for (d = h->blocked; d != NULL; d = d->next_blocked)
 		nblocked++;
+	for (d = h->conns; d != NULL; d = d->next)
+		if (d->credit > 0) {
+			workers++;
+			inflight += d->inflight;
+		}
 	n = snprintf(body, sizeof body,
 	    "connections\t%zu\nconnections_total\t%llu\nnames\t%zu\n"
 	    "msgs_in\t%llu\nmsgs_out\t%llu\nbytes_in\t%llu\nbytes_out\t%llu\n"
 	    "drops\t%llu\nno_route\t%llu\nrefused\t%llu\nbad_frames\t%llu\n"
 	    "slow_disconnects\t%llu\nauth_failures\t%llu\ntimeouts\t%llu\n"
 	    "queued_bytes\t%zu\nqueue_max\t%zu\nblocked\t%zu\n"
-	    "handlers_running\t%zu\nhandlers_total\t%llu\nuptime_s\t%lld\n",
+	    "handlers_running\t%zu\nhandlers_total\t%llu\n"
+	    "workers\t%zu\njobs_queued\t%zu\njobs_in_flight\t%zu\n"
+	    "jobs_total\t%llu\njobs_done\t%llu\njobs_redelivered\t%llu\n"
+	    "keepalive_lost\t%llu\nuptime_s\t%lld\n",
 	    h->nconns, (unsigned long long)s->conns_total, h->nnames,
 	    (unsigned long long)s->msgs_in, (unsigned long long)s->msgs_out,
 	    (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
@@ -772,7 +846,10 @@ ctl_stats(struct conn *c, const struct proto_msg *m)
 	    (unsigned long long)s->auth_failures,
 	    (unsigned long long)s->timeouts, h->queued, qmax, nblocked,
 	    runner_running(h->run), (unsigned long long)s->handlers,
-	    (long long)((loop_now(h->l) - h->started) / 1000));
+	    workers, h->jobs_queued, inflight, (unsigned long long)s->jobs,
+	    (unsigned long long)s->jobs_done,
+	    (unsigned long long)s->redelivered,
+	    (unsigned long long)s->keepalive_lost, (long long)((loop_now(h->l) - h->started) / 1000));
 	say(c, m, "rep", NULL, 0, body, (size_t)n);
 }
 
@@ -1004,8 +1081,9 @@ do_hello(struct conn *c, const struct proto_msg *m)
 	struct hub *h = c->h;
 	struct proto_str from = proto_get(m, PF_FROM);
 	struct proto_str cn = proto_lookup(m, "nonce");
-	struct proto_kv kv[5];
-	char smax[24], squeue[24], mac[AUTH_MAC_HEX + 1];
+	struct proto_str cr = proto_lookup(m, "credit");
+	struct proto_kv kv[6];
+	char smax[24], squeue[24], scredit[24], mac[AUTH_MAC_HEX + 1];
 	const char *why;
 	size_t nkv = 0;
 
@@ -1020,6 +1098,21 @@ do_hello(struct conn *c, const struct proto_msg *m)
 	snprintf(squeue, sizeof squeue, "%zu", h->cfg.queue);
 	kv[nkv++] = (struct proto_kv){ "max", smax, strlen(smax) };
 	kv[nkv++] = (struct proto_kv){ "queue", squeue, strlen(squeue) };
+	if (cr.p != NULL) {
+		uint64_t v;
+
+		if (num_parse_u64(cr.p, cr.n, HUB_CREDIT_MAX, 0, &v) != NUM_OK ||
+		    v == 0) {
+			say_err(c, m, "bad-hello", "credit must be a count "
+			    "from 1 to %d", HUB_CREDIT_MAX);
+			start_closing(c);
+			return H_GONE;
+		}
+		c->credit = (unsigned)v;
+		snprintf(scredit, sizeof scredit, "%u", c->credit);
+		kv[nkv++] = (struct proto_kv){ "credit", scredit,
+		    strlen(scredit) };
+	}
 	if (h->cfg.key != NULL && !c->control) {
 		if (auth_nonce(c->nonce) == -1) {
 			say_err(c, m, "busy", "cannot make a nonce: %s",
@@ -1090,6 +1183,361 @@ do_auth(struct conn *c, const struct proto_msg *m)
 	return H_OK;
 }
 
+/*
+ * Jobs: requests to a name whose holders announced credit (dsrecv -P).
+ * A job goes only to a holder with credit to spare; the rest wait in
+ * the name's queue, in order.  The hub keeps each job until its reply,
+ * sends it again, marked redelivered=N, when its worker is lost, and
+ * passes on exactly one reply, to the requester's own connection, with
+ * worker= added to say who ran it.
+ */
+
+static int
+sender_full(const struct conn *c)
+{
+	return buf_len(&c->out) >= c->h->cfg.queue;
+}
+
+static int
+is_job(const struct proto_msg *m)
+{
+	return m->wk[PF_ID] >= 0 && proto_str_eq(proto_type(m), "req");
+}
+
+/* A holder of e with credit to spare and room in its queue, in turn. */
+static struct conn *
+pick_worker(struct name *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++) {
+		size_t k = (e->rr + i) % e->n;
+		struct conn *d = e->holder[k];
+
+		if (d->credit > d->inflight && has_room(d)) {
+			e->rr = k + 1;
+			return d;
+		}
+	}
+	return NULL;
+}
+
+static void
+send_job(struct conn *w, struct hjob *j)
+{
+	struct hub *h = w->h;
+	struct proto_msg m;
+	uint64_t off;
+	char e[80], n[24];
+	int rc = -1;
+
+	if (j->sent > 0 && proto_parse_datagram(j->frame, j->len, UINT64_MAX,
+	    &m, &off, e, sizeof e) == PROTO_MSG) {
+		size_t before = buf_len(&w->out);
+
+		snprintf(n, sizeof n, "%u", j->sent);
+		rc = proto_set_field(&w->out, &m, "redelivered", n, strlen(n));
+		if (rc == 0) {
+			w->msgs_out++;
+			h->st.msgs_out++;
+			queued(w, before);
+		} else if (rc == PROTO_E_FULL) {
+			w->kill = 1;
+			mark_dirty(w);
+		}
+	}
+	/* A header with no room for the mark goes as it came. */
+	if (rc != 0 && !w->kill)
+		enqueue(w, j->frame, j->len);
+	j->sent++;
+	j->next = NULL;
+	if (w->jobs_tail != NULL)
+		w->jobs_tail->next = j;
+	else
+		w->jobs = j;
+	w->jobs_tail = j;
+	w->inflight++;
+}
+
+/* Hand e's queued jobs to its holders while they have credit. */
+static void
+dispatch(struct hub *h, struct name *e)
+{
+	struct conn *w;
+	int moved = 0;
+
+	while (e->qhead != NULL && (w = pick_worker(e)) != NULL) {
+		struct hjob *j = e->qhead;
+
+		if ((e->qhead = j->next) == NULL)
+			e->qtail = NULL;
+		e->qn--;
+		h->jobs_queued--;
+		h->jobs_bytes -= j->len;
+		send_job(w, j);
+		moved = 1;
+	}
+	if (moved)
+		wake(h);          /* a requester held back may go on */
+}
+
+/* Every name with jobs waiting, in the next round. */
+static void
+on_pump(struct loop *l, uint64_t id, void *ctx)
+{
+	struct hub *h = ctx;
+	size_t i;
+
+	(void)l;
+	(void)id;
+	h->pump_timer = 0;
+	if (h->jobs_queued == 0)
+		return;
+	for (i = 0; i < h->tabsize; i++) {
+		struct name *e;
+
+		for (e = h->tab[i]; e != NULL; e = e->next)
+			if (e->qn > 0)
+				dispatch(h, e);
+	}
+	flush_dirty(h);
+}
+
+static void
+pump(struct hub *h)
+{
+	if (h->jobs_queued > 0 && h->pump_timer == 0 && !h->draining)
+		h->pump_timer = loop_timer(h->l, 0, on_pump, h);
+}
+
+static int
+submit_job(struct conn *c, const struct proto_msg *m, struct name *e)
+{
+	struct hub *h = c->h;
+	struct proto_str id = proto_get(m, PF_ID);
+	struct proto_str from = proto_get(m, PF_FROM);
+	struct hjob *j;
+	long n;
+
+	if (h->jobs_queued >= h->cfg.jobs_max ||
+	    h->jobs_bytes + m->frame_len > HUB_JOBS_BYTES)
+		return H_BLOCK;
+	if (sender_full(c))
+		return H_BLOCK;   /* it may need an error from us */
+	if ((j = malloc(sizeof *j + m->frame_len)) == NULL) {
+		say_err(c, m, "busy", "out of memory");
+		return H_OK;
+	}
+	if ((n = proto_decode(id.p, id.n, j->id)) < 0) {
+		free(j);
+		say_err(c, m, "bad-frame", "a malformed id");
+		return H_OK;
+	}
+	j->idlen = (size_t)n;
+	memcpy(j->from, from.p, from.n);
+	j->from[from.n] = '\0';
+	j->req = c;
+	j->name = e;
+	j->sent = 0;
+	j->len = m->frame_len;
+	memcpy(j->frame, m->frame, m->frame_len);
+	j->next = NULL;
+	if (e->qtail != NULL)
+		e->qtail->next = j;
+	else
+		e->qhead = j;
+	e->qtail = j;
+	e->qn++;
+	h->jobs_queued++;
+	h->jobs_bytes += j->len;
+	h->st.jobs++;
+	c->requested++;
+	dispatch(h, e);
+	return H_OK;
+}
+
+/* x1 for dsd -x, the address of a TCP peer, else "client N". */
+static void
+worker_label(const struct conn *w, char *dst, size_t n)
+{
+	if (w->worker > 0 || (strchr(w->peer, ':') != NULL &&
+	    strncmp(w->peer, "unix:", 5) != 0))
+		snprintf(dst, n, "%s", w->peer);
+	else
+		snprintf(dst, n, "client%lu", w->serial);
+}
+
+/*
+ * A rep or err from worker w: if it answers one of w's jobs, pass it to
+ * the job's requester and give w its credit back.  H_OK, H_BLOCK (the
+ * requester's queue is full), or -1: not an answer to a job.
+ */
+static int
+job_reply(struct conn *w, const struct proto_msg *m)
+{
+	struct hub *h = w->h;
+	struct proto_str re = proto_get(m, PF_RE), to = proto_get(m, PF_TO);
+	struct hjob *j, *prev = NULL;
+	struct conn *r;
+	char id[PROTO_TOKEN_MAX + 1], label[100];
+	long n;
+	size_t i;
+
+	if (re.p == NULL || re.n > PROTO_TOKEN_MAX ||
+	    (n = proto_decode(re.p, re.n, id)) < 0)
+		return -1;
+	for (j = w->jobs; j != NULL; prev = j, j = j->next)
+		if (j->idlen == (size_t)n && memcmp(j->id, id, j->idlen) == 0 &&
+		    strlen(j->from) == to.n && memcmp(j->from, to.p, to.n) == 0)
+			break;
+	if (j == NULL)
+		return -1;
+	r = j->req;
+	if (r != NULL && !r->dead) {
+		size_t before = buf_len(&r->out);
+		int rc;
+
+		if (buf_len(&r->out) >= h->cfg.queue)
+			return H_BLOCK;
+		worker_label(w, label, sizeof label);
+		rc = proto_set_field(&r->out, m, "worker", label,
+		    strlen(label));
+		if (rc == 0) {
+			r->msgs_out++;
+			h->st.msgs_out++;
+			queued(r, before);
+		} else if (rc == PROTO_E_FULL) {
+			r->kill = 1;
+			mark_dirty(r);
+		} else {
+			enqueue(r, m->frame, m->frame_len);
+		}
+		r->requested--;
+	} else {
+		h->st.drops++;    /* its requester has gone */
+	}
+	if (prev != NULL)
+		prev->next = j->next;
+	else
+		w->jobs = j->next;
+	if (w->jobs_tail == j)
+		w->jobs_tail = prev;
+	w->inflight--;
+	h->st.jobs_done++;
+	free(j);
+	for (i = 0; i < w->nnames; i++)
+		if (w->names[i]->qn > 0)
+			dispatch(h, w->names[i]);
+	return H_OK;
+}
+
+/* Worker c is lost: its jobs go back to the front of their queues. */
+static size_t
+requeue_jobs(struct conn *c)
+{
+	struct hub *h = c->h;
+	struct hjob *j, *next, *rev = NULL;
+	size_t n = 0;
+
+	/* Reversed, so that pushing each to the front keeps their order. */
+	for (j = c->jobs; j != NULL; j = next) {
+		next = j->next;
+		j->next = rev;
+		rev = j;
+	}
+	c->jobs = c->jobs_tail = NULL;
+	c->inflight = 0;
+	for (j = rev; j != NULL; j = next) {
+		struct name *e = j->name;
+
+		next = j->next;
+		if (j->req == NULL) {
+			free(j);          /* nobody waits for it any more */
+			continue;
+		}
+		j->next = e->qhead;
+		e->qhead = j;
+		if (e->qtail == NULL)
+			e->qtail = j;
+		e->qn++;
+		h->jobs_queued++;
+		h->jobs_bytes += j->len;
+		h->st.redelivered++;
+		n++;
+	}
+	return n;
+}
+
+/* Requester c has gone: drop its waiting jobs, orphan those in flight. */
+static void
+forget_requester(struct conn *c)
+{
+	struct hub *h = c->h;
+	struct conn *d;
+	size_t i;
+
+	for (i = 0; i < h->tabsize && c->requested > 0; i++) {
+		struct name *e, *enext;
+
+		for (e = h->tab[i]; e != NULL; e = enext) {
+			struct hjob **pp = &e->qhead, *j;
+
+			enext = e->next;
+			e->qtail = NULL;
+			while ((j = *pp) != NULL) {
+				if (j->req == c) {
+					*pp = j->next;
+					e->qn--;
+					h->jobs_queued--;
+					h->jobs_bytes -= j->len;
+					c->requested--;
+					free(j);
+				} else {
+					e->qtail = j;
+					pp = &j->next;
+				}
+			}
+			name_drop(h, e);
+		}
+	}
+	for (d = h->conns; d != NULL && c->requested > 0; d = d->next) {
+		struct hjob *j;
+
+		for (j = d->jobs; j != NULL; j = j->next)
+			if (j->req == c) {
+				j->req = NULL;
+				c->requested--;
+			}
+	}
+	c->requested = 0;
+}
+
+/* Keepalive: ask a quiet worker whether it is still there. */
+static void
+ping_worker(struct conn *c)
+{
+	struct hub *h = c->h;
+	struct proto_hdr hd;
+	char id[32];
+	size_t before = buf_len(&c->out);
+
+	snprintf(id, sizeof id, "ka%lu", ++h->ka_seq);
+	memset(&hd, 0, sizeof hd);
+	hd.from = h->name;
+	hd.to = c->hello;
+	hd.type = "ping";
+	hd.id = id;
+	if (proto_encode(&c->out, &hd, NULL, 0) != 0) {
+		c->kill = 1;
+		mark_dirty(c);
+		return;
+	}
+	c->ka_sent = 1;
+	c->msgs_out++;
+	h->st.msgs_out++;
+	queued(c, before);
+}
+
 /* Routing one frame. */
 
 static int
@@ -1115,12 +1563,6 @@ fan_out(struct conn *c, const struct proto_msg *m, struct name *e)
 		if (d != c && d->state == C_READY)
 			enqueue(d, m->frame, m->frame_len);
 	return H_OK;
-}
-
-static int
-sender_full(const struct conn *c)
-{
-	return buf_len(&c->out) >= c->h->cfg.queue;
 }
 
 static int
@@ -1177,6 +1619,12 @@ handle(struct conn *c, const struct proto_msg *m)
 		h->st.drops++;
 		return H_OK;
 	}
+	if (c->inflight > 0 && m->wk[PF_RE] >= 0) {
+		int r = job_reply(c, m);
+
+		if (r >= 0)
+			return r;
+	}
 	to = proto_get(m, PF_TO);
 	if (to.n == h->name_len && memcmp(to.p, h->name, to.n) == 0) {
 		if (sender_full(c))
@@ -1189,15 +1637,19 @@ handle(struct conn *c, const struct proto_msg *m)
 	e = name_find(h, to.p, to.n);
 	if (e != NULL && e->svc != NULL)
 		return run_service(c, m, e);
-	if (e == NULL || e->n == 0)
+	if (e == NULL || (e->n == 0 && e->qn == 0))
 		goto no_route;
 	if (m->nfields > (m->wk[PF_TYPE] >= 0) + (m->wk[PF_RE] >= 0) +
 	    (m->wk[PF_ID] >= 0) + (m->wk[PF_LEN] >= 0) + 2) {
 		/* Only a frame with extension fields may have fan=. */
 		fan = proto_lookup(m, "fan");
 		if (proto_str_eq(fan, "all"))
-			return fan_out(c, m, e);
+			return e->n > 0 ? fan_out(c, m, e) : H_OK;
 	}
+	if ((e->ncredit > 0 || e->qn > 0) && is_job(m))
+		return submit_job(c, m, e);
+	if (e->n == 0)
+		goto no_route;
 	for (i = 0; i < e->n; i++) {
 		size_t k = (e->rr + i) % e->n;
 		struct conn *d = e->holder[k];
@@ -1348,6 +1800,7 @@ read_once(struct conn *c)
 		if (n > 0) {
 			h->st.bytes_in += (size_t)n;
 			c->last_read = c->last_active = loop_now(h->l);
+			c->ka_sent = 0;
 			process(c, h->scratch, (size_t)n, 1);
 		}
 	} else {
@@ -1365,6 +1818,7 @@ read_once(struct conn *c)
 			buf_commit(&c->in, (size_t)n);
 			h->st.bytes_in += (size_t)n;
 			c->last_read = c->last_active = loop_now(h->l);
+			c->ka_sent = 0;
 			process(c, buf_head(&c->in), buf_len(&c->in), 0);
 		}
 	}
@@ -1548,6 +2002,19 @@ on_tick(struct loop *l, uint64_t id, void *ctx)
 	(void)id;
 	for (c = h->conns; c != NULL; c = next) {
 		next = c->next;
+		if (c->credit > 0 && cfg->keepalive_ms > 0 &&
+		    c->state == C_READY && !c->dead) {
+			int64_t quiet = now - (c->last_read > c->born ?
+			    c->last_read : c->born);
+
+			if (quiet >= 2 * (int64_t)cfg->keepalive_ms) {
+				h->st.keepalive_lost++;
+				close_conn(c, "no answer to the keepalive");
+				continue;
+			}
+			if (quiet >= cfg->keepalive_ms && !c->ka_sent)
+				ping_worker(c);
+		}
 		if ((c->state == C_HELLO || c->state == C_AUTH) &&
 		    !(c->single && cfg->key == NULL) &&
 		    now - c->born >= cfg->hello_ms) {
@@ -1644,6 +2111,10 @@ hub_new(struct loop *l, const struct hub_config *cfg, char *err,
 		h->cfg.max_children = HUB_CHILDREN;
 	if (h->cfg.child_ms == 0)
 		h->cfg.child_ms = HUB_CHILD_MS;
+	if (h->cfg.keepalive_ms == 0)
+		h->cfg.keepalive_ms = HUB_KEEPALIVE_MS;
+	if (h->cfg.jobs_max == 0)
+		h->cfg.jobs_max = HUB_JOBS_MAX;
 	h->high_water = h->cfg.high_water;
 	if (h->high_water == 0) {
 		h->high_water = 16 * h->cfg.queue;
@@ -1651,6 +2122,7 @@ hub_new(struct loop *l, const struct hub_config *cfg, char *err,
 			h->high_water = HUB_HIGH_WATER_MIN;
 	}
 	t = min_pos(min_pos(h->cfg.write_ms, h->cfg.hello_ms), h->cfg.idle_ms);
+	t = min_pos(t, h->cfg.keepalive_ms);
 	h->tick_ms = t / 4;
 	if (h->tick_ms < 20)
 		h->tick_ms = 20;
@@ -1784,6 +2256,8 @@ hub_drain(struct hub *h, int deadline_ms)
 	}
 	loop_cancel(h->l, h->backoff_timer);
 	h->backoff_timer = 0;
+	if (h->sup != NULL)
+		super_stop(h->sup);
 	for (c = h->conns; c != NULL; c = c->next) {
 		update_want(c);
 		mark_dirty(c);
@@ -1823,6 +2297,7 @@ hub_free(struct hub *h)
 
 	if (h == NULL)
 		return;
+	h->freeing = 1;
 	while (h->conns != NULL) {
 		struct conn *c = h->conns;
 
@@ -1831,11 +2306,18 @@ hub_free(struct hub *h)
 		close_conn(c, NULL);
 	}
 	runner_free(h->run);
+	super_free(h->sup);
 	for (i = 0; i < h->tabsize; i++) {
 		struct name *e, *next;
 
 		for (e = h->tab[i]; e != NULL; e = next) {
+			struct hjob *j, *jn;
+
 			next = e->next;
+			for (j = e->qhead; j != NULL; j = jn) {
+				jn = j->next;
+				free(j);
+			}
 			if (e->svc != NULL) {
 				free(e->svc->cmd);
 				free(e->svc);
@@ -1853,8 +2335,39 @@ hub_free(struct hub *h)
 	loop_cancel(h->l, h->wake_timer);
 	loop_cancel(h->l, h->drain_timer);
 	loop_cancel(h->l, h->backoff_timer);
+	loop_cancel(h->l, h->pump_timer);
 	free(h->lis);
 	free(h->tab);
 	free(h->scratch);
 	free(h);
+}
+
+/* dsd -x: supervised workers. */
+
+static int
+on_worker_start(void *ctx, size_t i, const char *label, int rfd, int wfd)
+{
+	struct hub *h = ctx;
+	struct conn *c;
+
+	if (h->draining || (c = new_conn(h, rfd, wfd, label)) == NULL)
+		return -1;
+	c->worker = i + 1;
+	return 0;
+}
+
+static void
+on_worker_log(void *ctx, const char *line)
+{
+	hub_log(ctx, "%s", line);
+}
+
+int
+hub_worker(struct hub *h, const char *cmd)
+{
+	if (h->sup == NULL &&
+	    (h->sup = super_new(h->l, on_worker_start, on_worker_log, h)) ==
+	    NULL)
+		return -1;
+	return super_add(h->sup, cmd) < 0 ? -1 : 0;
 }

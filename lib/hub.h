@@ -51,6 +51,8 @@ struct hub_config {
 	int idle_ms;               /* 0: no idle timeout */
 	size_t max_children;       /* local service handlers at once */
 	int child_ms;              /* a handler's deadline; <0: none */
+	int keepalive_ms;          /* ping a quiet worker; <0: never */
+	size_t jobs_max;           /* jobs waiting in all queues */
 	const struct auth_key *key; /* NULL: no authentication */
 	int verbose;               /* log connections, not only faults */
 	hub_log_fn *log;
@@ -67,6 +69,10 @@ struct hub_config {
 #define HUB_CHILD_MS 60000
 #define HUB_NAMES_PER_CONN 64
 #define HUB_CONTROL_MAX 16          /* control connections, beside -c */
+#define HUB_KEEPALIVE_MS 5000       /* a worker quiet twice this is lost */
+#define HUB_CREDIT_MAX 1024         /* jobs one worker may take at once */
+#define HUB_JOBS_MAX 65536          /* jobs waiting, in all queues */
+#define HUB_JOBS_BYTES (64u << 20)  /* and their bytes */
 
 /*
  * A hub on loop l.  The loop must have room for maxconn connections, the
@@ -102,6 +108,17 @@ int hub_add(struct hub *h, int rfd, int wfd, const char *peer);
  * a bad name).
  */
 int hub_service(struct hub *h, const char *name, const char *cmd);
+
+/*
+ * Start "sh -c cmd" as a supervised worker (dsd -x): its standard input
+ * and output are a client connection of the hub, its standard error is
+ * logged a line at a time as "x<N>: line", and it is started again,
+ * with backoff, whenever it ends (see super.h).  Its connection's name
+ * in the log, and in the worker= field of the replies it sends to jobs,
+ * is x<N>, N counting from 1 in the order of the calls.  0, or -1 with
+ * errno.
+ */
+int hub_worker(struct hub *h, const char *cmd);
 
 /*
  * Stop accepting and reading, let the queued output and the running

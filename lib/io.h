@@ -90,4 +90,10 @@ int outq_flush(struct outq *q);
  */
 void io_grow_pipe(int fd);
 
+/*
+ * Raise the soft limit on open files to want, or as near as the hard
+ * limit allows, when it is lower: room for many clients or handlers.
+ */
+void io_raise_nofile(size_t want);
+
 #endif

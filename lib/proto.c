@@ -1048,3 +1048,54 @@ proto_encode(struct buf *b, const struct proto_hdr *h, const void *body,
 	}
 	return 0;
 }
+
+int
+proto_set_field(struct buf *b, const struct proto_msg *m, const char *key,
+    const char *val, size_t n)
+{
+	size_t klen = strlen(key), before = buf_len(b), at, head, rest;
+	int i, found = -1;
+
+	if (!proto_key_ok(key, klen) || proto_key_is_wk(key, klen))
+		return PROTO_E_KEY;
+	if (n == 0)
+		return PROTO_E_VALUE;
+	for (i = 0; i < m->nfields; i++)
+		if (m->field[i].key.len == klen &&
+		    memcmp(m->frame + m->field[i].key.off, key, klen) == 0)
+			found = i;
+	if (found < 0 && m->nfields >= PROTO_FIELDS_MAX)
+		return PROTO_E_COUNT;
+	/*
+	 * The copy is what comes before the old value (or the header's LF),
+	 * the new value, and everything after.
+	 */
+	if (found >= 0) {
+		head = m->field[found].val.off;
+		rest = head + m->field[found].val.len;
+	} else {
+		/* Before id and len, which writers put last. */
+		head = m->hdr_len - 1;
+		for (i = PF_ID; i <= PF_LEN; i++)
+			if (m->wk[i] >= 0 &&
+			    (size_t)m->field[m->wk[i]].key.off - 1 < head)
+				head = (size_t)m->field[m->wk[i]].key.off - 1;
+		rest = head;
+	}
+	if (buf_reserve(b, m->frame_len + klen + 2 + 3 * n) != BUF_OK)
+		return PROTO_E_FULL;
+	(void)buf_append(b, m->frame, head);
+	if (found < 0) {
+		(void)buf_append(b, " ", 1);
+		(void)buf_append(b, key, klen);
+		(void)buf_append(b, "=", 1);
+	}
+	(void)proto_encode_value(b, val, n);
+	at = buf_len(b) - before;
+	if (at + (m->hdr_len - rest) > PROTO_HDR_MAX) {
+		b->end = b->start + before;
+		return PROTO_E_LONG;
+	}
+	(void)buf_append(b, m->frame + rest, m->frame_len - rest);
+	return 0;
+}

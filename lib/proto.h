@@ -201,4 +201,15 @@ size_t proto_encoded_len(const char *s, size_t n);
 /* Append the percent-encoding of n raw bytes. */
 int proto_encode_value(struct buf *b, const char *s, size_t n);
 
+/*
+ * Append to b a copy of the frame m with the field key set to the raw
+ * value val[0..n): it replaces the field where m has it, or is added
+ * before id and len (or at the end of the header line without them).  The body is copied as it is.  Returns 0,
+ * PROTO_E_KEY for a bad or well-known key, PROTO_E_VALUE for an empty
+ * value, PROTO_E_LONG or PROTO_E_COUNT when the header would pass its
+ * limits, PROTO_E_FULL; on failure b is left as it was.
+ */
+int proto_set_field(struct buf *b, const struct proto_msg *m,
+    const char *key, const char *val, size_t n);
+
 #endif

@@ -350,7 +350,7 @@ after"
 	run --separate-stderr sh -c 'dsrecv -c - -N sort -e "sort -n" <"$1/hub" >"$1/out"' _ "$T"
 	[ "$status" -eq 0 ]
 	eq "$stderr" ""
-	bytes_are "$T/out" 'ds1 from=sort to=* type=hello id=1 len=0\n\nds1 from=sort to=dsd type=rep re=p1 len=0\n\nds1 from=sort to=me type=rep re=7 len=6\n1\n2\n3\n\n'
+	bytes_are "$T/out" 'ds1 from=sort to=* type=hello credit=1 id=1 len=0\n\nds1 from=sort to=dsd type=rep re=p1 len=0\n\nds1 from=sort to=me type=rep re=7 len=6\n1\n2\n3\n\n'
 }
 
 @test "dsrecv -c - serves the requests of dsd -i over a pipe pair" {
@@ -374,7 +374,7 @@ after"
 	run --separate-stderr sh -c 'dsrecv -c - -N sort -e cat <"$1/hub" >"$1/out"' _ "$T"
 	[ "$status" -eq 0 ]
 	eq "$stderr" ""
-	bytes_are "$T/out" 'ds1 from=sort to=* type=hello id=1 len=0\n\n'
+	bytes_are "$T/out" 'ds1 from=sort to=* type=hello credit=1 id=1 len=0\n\n'
 }
 
 # ---- usage ----

@@ -703,6 +703,223 @@ zed	1
 	eq "$(stat_of handlers_total)" 5
 }
 
+# --- jobs: credit, queues, requeue, keepalive ---------------------------
+
+# worker CONN CREDIT [NAME]: a connection CONN that says hello as NAME
+# (default work) with credit=CREDIT, and takes the hub's hello.
+worker() {
+	local name=${3:-work}
+	client "$1"
+	put "$1" "from=$name to=* type=hello credit=$2 id=hi"
+	expect "$1" "from=dsd to=$name type=hello re=hi max=16777216 queue=1048576 credit=$2"
+}
+
+# wsync CONN: sync for a worker connection, whose name is work.
+wsync() {
+	SYNCS=$((SYNCS + 1))
+	put "$1" "from=work to=dsd type=ping id=sync$SYNCS"
+	expect "$1" "from=dsd to=work type=rep re=sync$SYNCS"
+}
+
+# no_worker PATTERN: no process runs with PATTERN in its command line.
+no_worker() {
+	! pgrep -f -- "$1" >/dev/null
+}
+
+started_twice() {
+	[ "$(grep -c '^dsd: x1: starting$' "$T/dsd.err")" -eq 2 ]
+}
+
+# job N: alice's request N to work, as alice sent it and as it arrives.
+job() {
+	put alice "from=alice to=work type=req id=$1" "job $1"
+}
+
+@test "jobs: each worker gets at most its credit; the rest wait in order and go as credit comes back" {
+	hub -K 0
+	worker w1 1
+	worker w2 2
+	hello alice
+	for i in 1 2 3 4 5; do job "$i"; done
+	expect w1 "from=alice to=work type=req id=1" "job 1"
+	expect w2 "from=alice to=work type=req id=2" "job 2"
+	expect w2 "from=alice to=work type=req id=3" "job 3"
+	wait_for 5 stat_is jobs_queued 2
+	eq "$(stat_of jobs_in_flight)" 3
+	eq "$(stat_of workers)" 2
+	# The reply goes to alice with worker= added; job 4 takes its place.
+	put w2 "from=work to=alice type=rep re=2" "done 2"
+	expect alice "from=work to=alice type=rep re=2 worker=client2" "done 2"
+	expect w2 "from=alice to=work type=req id=4" "job 4"
+	put w1 "from=work to=alice type=err re=1 status=3" "failed 1"
+	expect alice "from=work to=alice type=err re=1 status=3 worker=client1" "failed 1"
+	expect w1 "from=alice to=work type=req id=5" "job 5"
+	for i in 3 4; do put w2 "from=work to=alice type=rep re=$i" "done $i"; done
+	put w1 "from=work to=alice type=rep re=5" "done 5"
+	expect alice "from=work to=alice type=rep re=3 worker=client2" "done 3"
+	expect alice "from=work to=alice type=rep re=4 worker=client2" "done 4"
+	expect alice "from=work to=alice type=rep re=5 worker=client1" "done 5"
+	# A second answer to a job already answered is no job's: routed as
+	# any reply, not doubled up as a job's.
+	sync alice
+	nothing_more alice
+	wsync w1
+	nothing_more w1
+	eq "$(stat_of jobs_total)" 5
+	eq "$(stat_of jobs_done)" 5
+	eq "$(stat_of jobs_queued)" 0
+}
+
+@test "jobs: a lost worker's jobs go to another, marked redelivered=1, and the requester gets one reply each" {
+	hub -K 0
+	worker w1 2
+	hello alice
+	job 1
+	job 2
+	expect w1 "from=alice to=work type=req id=1" "job 1"
+	expect w1 "from=alice to=work type=req id=2" "job 2"
+	worker w2 1
+	kill "$PID_w1"
+	closed w1
+	wait_for 5 grep -q "2 jobs in flight queued again" "$T/dsd.err"
+	expect w2 "from=alice to=work type=req redelivered=1 id=1" "job 1"
+	put w2 "from=work to=alice type=rep re=1" "one"
+	expect w2 "from=alice to=work type=req redelivered=1 id=2" "job 2"
+	put w2 "from=work to=alice type=rep re=2" "two"
+	expect alice "from=work to=alice type=rep re=1 worker=client3" "one"
+	expect alice "from=work to=alice type=rep re=2 worker=client3" "two"
+	sync alice
+	nothing_more alice
+	eq "$(stat_of jobs_redelivered)" 2
+}
+
+@test "jobs: a job waits while its name has no worker, and goes to the next one that comes" {
+	hub -K 0
+	worker w1 1
+	hello alice
+	job 1
+	expect w1 "from=alice to=work type=req id=1" "job 1"
+	kill "$PID_w1"
+	closed w1
+	job 2
+	sync alice
+	# No worker, two jobs waiting, and no error for either.
+	nothing_more alice
+	wait_for 5 stat_is jobs_queued 2
+	worker w2 1
+	expect w2 "from=alice to=work type=req redelivered=1 id=1" "job 1"
+	put w2 "from=work to=alice type=rep re=1" "one"
+	expect w2 "from=alice to=work type=req id=2" "job 2"
+	wait_for 5 grep -aq '^ds1 from=work to=alice type=rep re=1 worker=client[0-9]* len=3$' "$T/alice.out"
+}
+
+@test "jobs: a worker silent past the keepalive (-K 1) is pinged, then closed, and its job sent again" {
+	hub -K 1
+	worker w1 1
+	hello alice
+	job 1
+	# The ping may come before the job or after it.
+	wait_for 5 grep -aq '^ds1 from=alice to=work type=req id=1 len=5$' "$T/w1.out"
+	wait_for 5 grep -aq '^ds1 from=dsd to=work type=ping id=ka1 len=0$' "$T/w1.out"
+	closed w1
+	grep -q "(unix: as work): closed: no answer to the keepalive$" "$T/dsd.err"
+	eq "$(stat_of keepalive_lost)" 1
+	worker w2 1
+	expect w2 "from=alice to=work type=req redelivered=1 id=1" "job 1"
+	# A worker that answers its pings stays.
+	wait_for 5 grep -aq '^ds1 from=dsd to=work type=ping id=ka2 len=0$' "$T/w2.out"
+	put w2 "from=work to=dsd type=rep re=ka2"
+	wait_for 5 grep -aq '^ds1 from=dsd to=work type=ping id=ka3 len=0$' "$T/w2.out"
+	put w2 "from=work to=alice type=rep re=1" "one"
+	wait_for 5 grep -aq '^ds1 from=work to=alice type=rep re=1 worker=client[0-9]* len=3$' "$T/alice.out"
+	kill -0 "$PID_w2"
+	eq "$(stat_of keepalive_lost)" 1
+}
+
+@test "jobs: a requester that leaves takes its waiting jobs with it; the late reply is dropped" {
+	hub -K 0
+	worker w1 1
+	hello alice
+	job 1
+	job 2
+	expect w1 "from=alice to=work type=req id=1" "job 1"
+	wait_for 5 stat_is jobs_queued 1
+	kill "$PID_alice"
+	closed alice
+	wait_for 5 stat_is jobs_queued 0
+	drops=$(stat_of drops)
+	put w1 "from=work to=alice type=rep re=1" "one"
+	wait_for 5 stat_is drops $((drops + 1))
+	wsync w1
+	nothing_more w1
+	eq "$(stat_of jobs_in_flight)" 0
+}
+
+@test "jobs: -q 2 holds the requester back while 2 jobs wait, and every job still runs, in order" {
+	hub -K 0 -q 2
+	worker w1 1
+	hello alice
+	for i in 1 2 3 4 5 6; do job "$i"; done
+	expect w1 "from=alice to=work type=req id=1" "job 1"
+	wait_for 5 stat_is blocked 1
+	eq "$(stat_of jobs_queued)" 2
+	for i in 1 2 3 4 5 6; do
+		[ "$i" = 1 ] || expect w1 "from=alice to=work type=req id=$i" "job $i"
+		put w1 "from=work to=alice type=rep re=$i" "r$i"
+		expect alice "from=work to=alice type=rep re=$i worker=client1" "r$i"
+	done
+	eq "$(stat_of jobs_done)" 6
+	eq "$(stat_of blocked)" 0
+}
+
+@test "jobs: a bad credit is refused with bad-hello; a msg or a req without id to workers is no job" {
+	hub -K 0
+	for bad in 0 1025 x; do
+		client "b$bad"
+		put "b$bad" "from=b$bad to=* type=hello credit=$bad id=hi"
+		expect "b$bad" "from=dsd to=b$bad type=err re=hi status=1 reason=bad-hello" \
+		    $'credit must be a count from 1 to 1024\n'
+		closed "b$bad"
+	done
+	worker w1 1
+	hello alice
+	put alice "from=alice to=work id=m1" "a message"
+	put alice "from=alice to=work type=req" "no id"
+	expect w1 "from=alice to=work id=m1" "a message"
+	expect w1 "from=alice to=work type=req" "no id"
+	eq "$(stat_of jobs_total)" 0
+}
+
+@test "-x: a supervised worker over its stdin and stdout serves jobs, logs with its name, and is restarted" {
+	hub -x "echo starting >&2; exec dsrecv -c - -N work -e 'tr a-z A-Z; : $T'"
+	wait_for 5 held work
+	wait_for 5 grep -q '^dsd: x1: starting$' "$T/dsd.err"
+	hello alice
+	put alice "from=alice to=work type=req id=1" "hi"
+	expect alice "from=work to=alice type=rep re=1 worker=x1" "HI"
+	# Killed: logged, started again, and serving again.
+	pkill -9 -f -- "-N work -e tr a-z A-Z; : $T"
+	wait_for 5 grep -q '^dsd: x1: killed by signal 9; starting again in 0.1 s$' "$T/dsd.err"
+	wait_for 5 started_twice
+	wait_for 5 held work
+	put alice "from=alice to=work type=req id=2" "again"
+	expect alice "from=work to=alice type=rep re=2 worker=x1" "AGAIN"
+	# SIGTERM: the worker is stopped, not restarted, and dsd exits 0.
+	kill -TERM "$HUB"
+	hub_exit
+	eq "$rc" 0
+	wait_for 5 no_worker "-N work -e tr a-z A-Z; : $T"
+	[ "$(grep -c '^dsd: x1: starting$' "$T/dsd.err")" -eq 2 ]
+}
+
+@test "-x: a worker that keeps failing is started again with a doubling wait" {
+	hub -x 'echo "no host" >&2; exit 255'
+	wait_for 5 grep -q '^dsd: x1: exited with status 255; starting again in 0.4 s$' "$T/dsd.err"
+	grep -q '^dsd: x1: no host$' "$T/dsd.err"
+	grep -q '^dsd: x1: exited with status 255; starting again in 0.1 s$' "$T/dsd.err"
+	grep -q '^dsd: x1: exited with status 255; starting again in 0.2 s$' "$T/dsd.err"
+}
+
 # --- limits and faults, each with bystanders that must lose nothing -----
 
 @test "fault: garbage gets err reason=bad-frame, the connection is closed, one line is logged" {

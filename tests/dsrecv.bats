@@ -8,7 +8,7 @@
 bats_require_minimum_version 1.5.0
 load helper
 
-USAGE='usage: dsrecv [-H | -l | -0 | -F format] [-f from] [-t to] [-n count] [-e command] [-N name] [-c address [-R] [-k keyfile]] [-M max]'
+USAGE='usage: dsrecv [-H | -l | -0 | -F format] [-f from] [-t to] [-n count] [-e command [-P n]] [-N name] [-c address [-R] [-k keyfile]] [-M max]'
 
 # A small stream of three messages with assorted fields, in $T/in.
 three() {
@@ -316,4 +316,185 @@ $USAGE"
 	head -c 1048576 /dev/zero | dssend -b 4k -t x >"$T/frames"
 	run --separate-stderr bash -c 'set -o pipefail; dsrecv <"$1" | head -c 10 >/dev/null' sh "$T/frames"
 	eq "$stderr" ""
+}
+
+# ---- -e -P: handlers at once ----
+
+# reqs N: N requests from me to job, with ids 1..N and the id as the body,
+# in $T/in.
+reqs() {
+	local i
+	: >"$T/in"
+	for i in $(seq "$1"); do
+		printf 'ds1 from=me to=job type=req id=%s len=2\n%s\n\n' "$i" "$i" >>"$T/in"
+	done
+}
+
+# A handler that says it has started and waits (10 s at most) until $1
+# handlers have, then answers with its id: it succeeds only when they run
+# at once.  $T must not hold other go.* files.
+together() {
+	printf 'touch "%s/go.$$"; i=0; while [ "$(ls "%s" | grep -c "^go\\.")" -lt %s ]; do i=$((i+1)); [ $i -lt 1000 ] || { echo "alone $DS_ID" >&2; exit 9; }; sleep 0.01; done; echo "ran $(cat)"' "$T" "$T" "$1"
+}
+
+# The re= of each reply in a stream of frames, one a line.
+res() {
+	dsrecv -F '%T %r\n' <"$1"
+}
+
+@test "-P 4 runs four handlers at once; each reply answers its request" {
+	reqs 4
+	run --separate-stderr sh -c 'dsrecv -P 4 -e "$1" <"$2/in" >"$2/out"' _ "$(together 4)" "$T"
+	[ "$status" -eq 0 ]
+	eq "$stderr" ""
+	eq "$(res "$T/out" | sort)" "rep 1
+rep 2
+rep 3
+rep 4"
+	eq "$(dsrecv -F '%r:%b' <"$T/out" | sort)" "1:ran 1
+2:ran 2
+3:ran 3
+4:ran 4"
+}
+
+@test "-P: more messages than slots wait for a free one" {
+	reqs 6
+	quiet dsrecv -P 2 -e "$(together 2)" <"$T/in" >"$T/out"
+	eq "$(res "$T/out" | sort)" "rep 1
+rep 2
+rep 3
+rep 4
+rep 5
+rep 6"
+}
+
+@test "-P: replies are written in the order the handlers end, on stdout" {
+	reqs 2
+	export OUT="$T/out"
+	# The first handler ends only once the second one's reply is out.
+	quiet dsrecv -P 2 -e '
+		if [ "$DS_ID" = 1 ]; then
+			i=0
+			until grep -q "re=2" "$OUT"; do
+				i=$((i+1)); [ $i -lt 1000 ] || exit 9; sleep 0.01
+			done
+		fi
+		cat' <"$T/in" >"$T/out" 3>&-
+	eq "$(res "$T/out")" "rep 2
+rep 1"
+}
+
+@test "-P 1 is the default: one at a time, a passed-through frame after the reply before it" {
+	{
+		printf 'ds1 from=me to=job type=req id=1 len=0\n\n'
+		printf 'ds1 from=x to=me type=rep re=9 len=0\n\n'
+		printf 'ds1 from=me to=job type=req id=2 len=0\n\n'
+	} >"$T/in"
+	quiet dsrecv -e 'sleep 0.2; echo $DS_ID' <"$T/in" >"$T/out"
+	eq "$(res "$T/out")" "rep 1
+rep 9
+rep 2"
+}
+
+@test "-P -n: exits once that many handlers have ended, taking no more" {
+	reqs 3
+	quiet dsrecv -P 2 -n 2 -e "$(together 2)" <"$T/in" >"$T/out"
+	eq "$(res "$T/out" | sort)" "rep 1
+rep 2"
+	eq "$(ls "$T" | grep -c '^go\.')" 2
+}
+
+@test "-P: bad input stops dsrecv with exit 1 after the running handlers answer" {
+	reqs 2
+	echo garbage >>"$T/in"
+	run --separate-stderr sh -c 'dsrecv -P 2 -e "$1" <"$2/in" >"$2/out"' _ "$(together 2)" "$T"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == "dsrecv: message 3 at byte 84: not a ds1 frame"* ]]
+	eq "$(res "$T/out" | sort)" "rep 1
+rep 2"
+}
+
+@test "-P on its own, -P 0, -P 1025 and -P x are usage errors" {
+	run --separate-stderr dsrecv -P 2 </dev/null
+	[ "$status" -eq 2 ]
+	eq "$stderr" "dsrecv: -P runs handlers at once: it takes -e"
+	for n in 0 1025 x ''; do
+		run --separate-stderr dsrecv -P "$n" -e cat </dev/null
+		[ "$status" -eq 2 ]
+		eq "$stderr" "dsrecv: -P $n: expected 1 to 1024 handlers at once"
+	done
+	quiet dsrecv -P 1024 -e cat </dev/null
+}
+
+# ---- -e -P through a hub ----
+
+# hub_hello FILE: the hub's answer to the hello, as the start of FILE.
+hub_hello() {
+	printf 'ds1 from=dsd to=job type=hello re=1 max=1024 queue=4096 len=0\n\n' >"$1"
+}
+
+@test "-c -: the hello announces credit=-P with -e, 1 by default" {
+	hub_hello "$T/hub"
+	quiet dsrecv -c - -N job -P 4 -e cat <"$T/hub" >"$T/out"
+	bytes_are "$T/out" 'ds1 from=job to=* type=hello credit=4 id=1 len=0\n\n'
+	quiet dsrecv -c - -N job -e cat <"$T/hub" >"$T/out"
+	bytes_are "$T/out" 'ds1 from=job to=* type=hello credit=1 id=1 len=0\n\n'
+}
+
+@test "-c without -e announces no credit" {
+	# A fake hub that keeps the hello it gets and answers it.
+	bg socat UNIX-LISTEN:"$T/h.sock" SYSTEM:"head -n 2 >'$T/hello'; printf 'ds1 from=dsd to=job type=hello re=1 len=0\\\\n\\\\n'; sleep 10" 3>&-
+	wait_for 5 test -S "$T/h.sock"
+	bg dsrecv -c "unix:$T/h.sock" -N job 3>&-
+	wait_for 5 test -s "$T/hello"
+	wait_for 5 grep -q '^$' "$T/hello"
+	eq "$(head -1 "$T/hello")" "ds1 from=job to=* type=hello id=1 len=0"
+}
+
+@test "-c - -P 2: the hub's pipe ends while two run; both replies are written, exit 0" {
+	hub_hello "$T/hub"
+	reqs 2
+	cat "$T/in" >>"$T/hub"
+	run --separate-stderr sh -c 'dsrecv -c - -N job -P 2 -e "$1" <"$2/hub" >"$2/out"' _ "$(together 2)" "$T"
+	[ "$status" -eq 0 ]
+	eq "$stderr" ""
+	eq "$(res "$T/out" | sort)" "hello 
+rep 1
+rep 2"
+}
+
+# A hub on a Unix socket in $T, its address in $HUB.
+start_hub() {
+	bg dsd -1 -l "unix:$T/hub.sock" >"$T/hub.addr" 2>"$T/hub.err" 3>&-
+	wait_for 5 test -s "$T/hub.addr"
+	HUB=$(cat "$T/hub.addr")
+}
+
+@test "-c -P 3: three requests through a hub run at once" {
+	start_hub
+	bg dsrecv -c "$HUB" -N job -P 3 -e "$(together 3)" 2>"$T/recv.err" 3>&-
+	wait_for 5 dsctl -c "$HUB" -w 1 ping job
+	for i in 1 2 3; do
+		bg sh -c 'echo "$1" | dsctl -c "$2" call job >"$3/call.$1" 2>&1' _ "$i" "$HUB" "$T" 3>&-
+	done
+	wait_for 15 sh -c 'cat "$1"/call.* | grep -c "^ran" | grep -qx 3' _ "$T"
+	eq "$(cat "$T"/call.* | sort)" "ran 1
+ran 2
+ran 3"
+	eq "$(cat "$T/recv.err")" ""
+}
+
+@test "-c: pings are answered while a handler runs" {
+	start_hub
+	export T
+	# The handler runs until the test lets it go (or 20 s pass).
+	bg dsrecv -c "$HUB" -N slow -e 'touch "$T/started"; i=0; until [ -e "$T/go" ] || [ $i -ge 2000 ]; do i=$((i+1)); sleep 0.01; done; echo done' 3>&-
+	wait_for 5 dsctl -c "$HUB" -w 1 ping slow
+	bg sh -c 'echo x | dsctl -c "$1" call slow >"$2/reply"' _ "$HUB" "$T" 3>&-
+	wait_for 5 test -e "$T/started"
+	run --separate-stderr dsctl -c "$HUB" -w 2 ping slow
+	[ "$status" -eq 0 ]
+	touch "$T/go"
+	wait_for 10 test -s "$T/reply"
+	eq "$(cat "$T/reply")" done
 }

@@ -4,6 +4,15 @@
 load helper
 bats_require_minimum_version 1.5.0
 
+@test "dsd(1) example: a farm of two -x workers, and dsctl map over them" {
+	bg dsd -l "$T/farm.sock" -x 'dsrecv -c - -N up -P 4 -e "tr a-z A-Z"' \
+	    -x 'dsrecv -c - -N up -P 4 -e "tr a-z A-Z"' 3>&-
+	wait_for 5 sh -c "dsctl -c '$T/farm.sock' names | grep -q '^up	2$'"
+	run sh -c "printf '%s\n' one two three | dsctl -c '$T/farm.sock' map up"
+	[ "$status" -eq 0 ]
+	eq "$output" $'ONE\nTWO\nTHREE'
+}
+
 @test "dsd(1) example: a hub with a sum service, asked by dsctl" {
 	bg dsd -l "$T/hub.sock" -e sum='awk "{s+=\$1} END {print s}"' 3>&-
 	wait_for 5 dsctl -c "$T/hub.sock" ping
@@ -54,9 +63,9 @@ bats_require_minimum_version 1.5.0
 	synopsis=$(mandoc -T ascii "$BATS_TEST_DIRNAME/../man/dsd.1" | col -b |
 	    sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' | tr -s ' \t\n' ' ' |
 	    sed 's/^ //; s/ $//')
-	run -2 dsd -x
+	run -2 dsd -y
 	eq "${lines[1]}" "usage: $synopsis"
-	eq "${lines[0]}" "dsd: invalid option -- 'x'"
+	eq "${lines[0]}" "dsd: invalid option -- 'y'"
 }
 
 # The EXAMPLES of dspeer(1).  They name fixed ports; here every member

@@ -8,7 +8,7 @@
 bats_require_minimum_version 1.5.0
 load helper
 
-USAGE='usage: dsrecv [-H | -l | -0 | -F format] [-f from] [-t to] [-n count] [-e command] [-N name] [-c address [-R] [-k keyfile]] [-M max]'
+USAGE='usage: dsrecv [-H | -l | -0 | -F format] [-f from] [-t to] [-n count] [-e command [-P n]] [-N name] [-c address [-R] [-k keyfile]] [-M max]'
 
 # serve FORMAT CMD [DSRECV-OPTION...]: serve the frames printf FORMAT writes
 # with dsrecv -e CMD; the replies go to $T/out and dsrecv's stderr to

@@ -32,6 +32,74 @@ encodes_to(const struct proto_hdr *h, const char *body, const char *want)
 	return ok;
 }
 
+/* proto_set_field(frame, key, val) gives want, which parses. */
+static int
+sets_to(const char *frame, const char *key, const char *val, const char *want)
+{
+	struct proto_msg m;
+	struct buf b;
+	uint64_t off;
+	char e[120];
+	int ok;
+
+	if (proto_parse_datagram(frame, strlen(frame), 1 << 20, &m, &off, e,
+	    sizeof e) != PROTO_MSG)
+		return 0;
+	buf_init(&b, 1 << 20);
+	ok = proto_set_field(&b, &m, key, val, strlen(val)) == 0 &&
+	    buf_len(&b) == strlen(want) &&
+	    memcmp(buf_head(&b), want, strlen(want)) == 0 &&
+	    proto_parse_datagram(buf_head(&b), buf_len(&b), 1 << 20, &m, &off,
+	    e, sizeof e) == PROTO_MSG;
+	if (!ok)
+		fprintf(stderr, "  got '%.*s'\n", (int)buf_len(&b),
+		    buf_head(&b));
+	buf_free(&b);
+	return ok;
+}
+
+static void
+set_field(void)
+{
+	struct proto_msg m;
+	struct buf b, big;
+	uint64_t off;
+	char e[120];
+	const char *f = "ds1 from=a to=b id=1 len=2\nhi\n";
+	int i;
+
+	CHECK(sets_to(f, "worker", "x1",
+	    "ds1 from=a to=b worker=x1 id=1 len=2\nhi\n"));
+	CHECK(sets_to("ds1 from=a len=2 to=b\nhi\n", "k", "v",
+	    "ds1 from=a k=v len=2 to=b\nhi\n"));
+	CHECK(sets_to("ds1 from=a to=b type=rep re=1 len=0\n\n", "worker",
+	    "x1", "ds1 from=a to=b type=rep re=1 worker=x1 len=0\n\n"));
+	CHECK(sets_to("ds1 from=a to=b worker=old id=1 len=0\n\n", "worker",
+	    "new one", "ds1 from=a to=b worker=new%20one id=1 len=0\n\n"));
+	CHECK(sets_to("ds1 from=a to=b redelivered=1 len=2\nhi\n",
+	    "redelivered", "12", "ds1 from=a to=b redelivered=12 len=2\nhi\n"));
+	CHECK(proto_parse_datagram(f, strlen(f), 99, &m, &off, e, sizeof e) ==
+	    PROTO_MSG);
+	buf_init(&b, 1 << 20);
+	CHECK(proto_set_field(&b, &m, "to", "x", 1) == PROTO_E_KEY);
+	CHECK(proto_set_field(&b, &m, "Bad", "x", 1) == PROTO_E_KEY);
+	CHECK(proto_set_field(&b, &m, "k", "", 0) == PROTO_E_VALUE);
+	CHECK(buf_len(&b) == 0);
+	/* A header at its limit takes no more, and b is left as it was. */
+	buf_append(&b, "keep", 4);
+	buf_init(&big, 1 << 20);
+	buf_append_str(&big, "ds1 from=a to=b pad=");
+	for (i = 0; buf_len(&big) < PROTO_HDR_MAX - 8; i++)
+		buf_append_byte(&big, 'p');
+	buf_append_str(&big, " len=0\n\n");
+	CHECK(proto_parse_datagram(buf_head(&big), buf_len(&big), 99, &m, &off,
+	    e, sizeof e) == PROTO_MSG);
+	CHECK(proto_set_field(&b, &m, "worker", "x1", 2) == PROTO_E_LONG);
+	CHECK(buf_len(&b) == 4 && memcmp(buf_head(&b), "keep", 4) == 0);
+	buf_free(&big);
+	buf_free(&b);
+}
+
 void
 suite_encode(void)
 {
@@ -43,6 +111,7 @@ suite_encode(void)
 	long n;
 	int i;
 
+	set_field();
 	h.id = "7";
 	CHECK(encodes_to(&h, "hello world",
 	    "ds1 from=alice to=bob id=7 len=11\nhello world\n"));

@@ -40,6 +40,9 @@ main(void)
 		{ "peer", suite_peer },
 		{ "ctlsrv", suite_ctlsrv },
 		{ "hook", suite_hook },
+		{ "pool", suite_pool },
+		{ "jobmap", suite_jobmap },
+		{ "super", suite_super },
 	};
 	const char *only = getenv("UNIT_ONLY");
 	size_t i;

@@ -43,5 +43,8 @@ void suite_seal(void);
 void suite_peer(void);
 void suite_ctlsrv(void);
 void suite_hook(void);
+void suite_pool(void);
+void suite_jobmap(void);
+void suite_super(void);
 
 #endif
