@@ -78,6 +78,9 @@ check() {
 	have tc || need iproute2
 	have nft || need nftables
 	have col || need bsdextrautils
+	# tests/farm.bats: the job farm example must be clean under
+	# shellcheck.
+	have shellcheck || need shellcheck
 	have cmp || need diffutils
 	have od || need coreutils
 	have timeout || need coreutils
