@@ -2,8 +2,9 @@
 # A short, narrated tour: first the seed's example through a hub (dsd),
 # where node A serves sort and node B serves sum and each asks the other;
 # then the same kind of request and reply through plain Unix pipes, with
-# no hub at all; last, a group of peers (dspeer) that know who is alive and
-# send to each other by name over UDP.  Run it with `make demo`.
+# no hub at all; then a group of peers (dspeer) that know who is alive and
+# send to each other by name over UDP; last, a job farm: a list of jobs
+# mapped over workers that the hub supervises.  Run it with `make demo`.
 set -eu
 
 # Use the programs of this checkout, whatever the caller's PATH holds.
@@ -193,3 +194,23 @@ say "" "b leaves gracefully, and is shown as left, not failed:"
 show "dsctl -c ./b.ctl leave"
 wait_until "b's leave" sh -c "dsctl -c ./a.ctl members | grep -q '^b	.*	left	'"
 show "dsctl -c ./a.ctl members | cut -f 1,3"
+
+say "" "== Part 4: a job farm: jobs spread over supervised workers" ""
+say "The hub starts two workers itself (-x), each a dsrecv on the hub"
+say "connection that is its stdin and stdout; with ssh in front of each"
+say "command they would be two hosts.  Each runs up to 2 jobs at once (-P 2):"
+run "dsd -l ./farm.sock -x 'dsrecv -c - -N wc -P 2 -e \"wc -w\"' -x 'dsrecv -c - -N wc -P 2 -e \"wc -w\"' 2>farm.log"
+farm=$!
+wait_until "the workers' hellos" sh -c \
+    "dsctl -c ./farm.sock names | grep -q '^wc	2$'"
+say "" "dsctl map sends each input line as one job, and prints the replies"
+say "in input order; -J logs which worker ran each job:"
+show "printf '%s\\n' 'one' 'two words' 'now three words' 'and now four words' | dsctl -c ./farm.sock map -J jobs.tsv wc"
+show "cut -f 1,2,5 jobs.tsv"
+say "" "Kill a worker outright: the hub logs it and starts it again:"
+printf '    $ kill -9 %s\n' "the first worker's pid"
+kill -9 "$(pgrep -P "$farm" | head -n 1)"
+wait_until "the restart" grep -q 'starting again' farm.log
+sed 's/^/    /' farm.log
+say "" "That is the tour.  The man pages have the rest: dsproto(7) for the"
+say "format, and dssend(1), dsrecv(1), dsd(1), dspeer(1) and dsctl(1)."

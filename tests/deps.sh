@@ -81,6 +81,7 @@ check() {
 	# tests/farm.bats: the job farm example must be clean under
 	# shellcheck.
 	have shellcheck || need shellcheck
+	have parallel || need parallel
 	have cmp || need diffutils
 	have od || need coreutils
 	have timeout || need coreutils
