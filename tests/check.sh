@@ -73,14 +73,21 @@ if [ "$rc" -ne 0 ]; then
 	echo "$passed passed, $failed failed"
 	exit 1
 fi
-unit unit build/tests/unit
 one lint "$MAKE" --no-print-directory lint
-one asan-build "$MAKE" --no-print-directory O=build/asan \
+one asan-build "$MAKE" -j2 --no-print-directory O=build/asan \
     CFLAGS="$SAN_FLAGS" LDFLAGS="$SAN_FLAGS" all build/asan/tests/unit
+# The unit tests mostly wait on timers and sockets: the plain build's run
+# goes on beside the sanitizer build's, and is shown after it.
+{ build/tests/unit >"$tmp/unit.log" 2>&1; echo $? >"$tmp/unit.rc"; } &
+unit_pid=$!
 if [ "$rc" -eq 0 ]; then
 	unit unit-asan env ASAN_OPTIONS=detect_leaks=1 \
 	    UBSAN_OPTIONS=halt_on_error=1 build/asan/tests/unit
 fi
+wait "$unit_pid"
+# shellcheck disable=SC2016 # the inner shell expands them
+unit unit sh -c 'cat "$1"; exit "$(cat "$2")"' sh "$tmp/unit.log" \
+    "$tmp/unit.rc"
 # Two bats files at a time (bats --jobs runs them through GNU parallel):
 # most tests wait on deadlines, not the processors.  The files whose
 # tests measure time (failure detection, keepalives, loss) run alone

@@ -41,10 +41,24 @@ trap 'exit 1' HUP INT TERM
 mkdir -p build/fuzz || exit 1
 
 # smoke NAME SEEDS SECONDS: build fuzz_NAME and run it; 1 on any failure.
+# The library, compiled once for every target, two files at a time.
+objs() {
+	mkdir -p "$tmp/obj" || return 1
+	# shellcheck disable=SC2086,SC2016 # src is a word list on purpose;
+	# the script in single quotes is the inner shell's to expand.
+	printf '%s\n' $src | FLAGS=$flags xargs -P 2 -I{} sh -c \
+	    'o=$1/$(basename "$2" .c); clang $FLAGS -c -o "$o.o" "$2" 2>"$o.log"' \
+	    sh "$tmp/obj" {}
+	cat "$tmp"/obj/*.log >"$tmp/cc.log" 2>/dev/null
+	for m in $mods; do
+		[ -e "$tmp/obj/$m.o" ] || return 1
+	done
+}
+
 smoke() {
 	name=$1 seeddir=$2 secs=$3 bin=build/fuzz/fuzz_$1
-	# shellcheck disable=SC2086 # flags and src are word lists on purpose
-	if ! clang $flags -o "$bin" "tests/fuzz/fuzz_$name.c" $src \
+	# shellcheck disable=SC2086 # flags are a word list on purpose
+	if ! clang $flags -o "$bin" "tests/fuzz/fuzz_$name.c" "$tmp"/obj/*.o \
 	    >"$tmp/cc.log" 2>&1; then
 		cat "$tmp/cc.log" >&2
 		echo "fuzz smoke: FAILED: cannot build $bin" >&2
@@ -91,6 +105,11 @@ smoke() {
 }
 
 rc=0
+if ! objs || [ -s "$tmp/cc.log" ]; then
+	cat "$tmp/cc.log" >&2
+	echo "fuzz smoke: FAILED: the library does not build cleanly" >&2
+	exit 1
+fi
 smoke proto tests/fuzz/corpus "$seconds" || rc=1
 smoke hub tests/fuzz/hub-corpus $((seconds / 2 > 0 ? seconds / 2 : 1)) || rc=1
 smoke swim tests/fuzz/swim-corpus $((seconds / 2 > 0 ? seconds / 2 : 1)) || rc=1
