@@ -50,6 +50,7 @@ struct name {
 	size_t n, cap, rr;
 	struct service *svc;
 	size_t ncredit;                   /* holders that announced credit */
+	unsigned farm : 1;                /* a credit holder has held it */
 	struct hjob *qhead, *qtail;       /* jobs waiting for a holder */
 	size_t qn;
 };
@@ -145,6 +146,9 @@ struct hub {
 	size_t jobs_queued, jobs_bytes;    /* in every name's queue */
 	uint64_t pump_timer;
 	unsigned long ka_seq;
+	unsigned char *x_said;             /* each -x worker's first hello */
+	size_t nx, x_pending;              /* of them, and those not yet */
+	int64_t x_until;                   /* jobs wait for them until then */
 };
 
 static void close_conn(struct conn *c, const char *why);
@@ -154,6 +158,7 @@ static void process(struct conn *c, const char *base, size_t len,
 static void update_want(struct conn *c);
 static void pump(struct hub *h);
 static size_t requeue_jobs(struct conn *c);
+static void worker_said_hello(struct conn *c);
 static void forget_requester(struct conn *c);
 
 /* Logging. */
@@ -308,6 +313,7 @@ hold(struct conn *c, const char *s, size_t n)
 	e->holder[e->n++] = c;
 	if (c->credit > 0) {
 		e->ncredit++;
+		e->farm = 1;
 		if (e->qn > 0)
 			pump(h);  /* a worker for the jobs waiting there */
 	}
@@ -1140,6 +1146,7 @@ do_hello(struct conn *c, const struct proto_msg *m)
 	c->state = C_READY;
 	c->anon = 0;
 	say(c, m, "hello", kv, nkv, NULL, 0);
+	worker_said_hello(c);
 	if (h->cfg.verbose) {
 		char w[200];
 
@@ -1177,6 +1184,7 @@ do_auth(struct conn *c, const struct proto_msg *m)
 	}
 	c->state = C_READY;
 	say(c, m, "rep", NULL, 0, NULL, 0);
+	worker_said_hello(c);
 	if (h->cfg.verbose)
 		hub_log(h, "%s: hello, key proven", who(c, w, sizeof w));
 	wake(h);
@@ -1512,6 +1520,72 @@ forget_requester(struct conn *c)
 	c->requested = 0;
 }
 
+/*
+ * While dsd -x workers start, a job to a name nobody holds waits for
+ * them (until the hello deadline), so that a script may start the hub
+ * and map at once.  When they have all said hello, or the deadline has
+ * passed, jobs to names that no worker took get no-route after all, and
+ * those to names held by clients without credit go to them in turn, as
+ * they would have gone at first.
+ */
+static void
+no_worker_came(struct hub *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->tabsize; i++) {
+		struct name *e, *enext;
+
+		for (e = h->tab[i]; e != NULL; e = enext) {
+			struct hjob *j;
+
+			enext = e->next;
+			if (e->qn == 0 || e->farm)
+				continue;
+			while ((j = e->qhead) != NULL) {
+				struct proto_msg m;
+				uint64_t off;
+				char err[80];
+
+				e->qhead = j->next;
+				e->qn--;
+				h->jobs_queued--;
+				h->jobs_bytes -= j->len;
+				if (j->req != NULL)
+					j->req->requested--;
+				if (e->n > 0) {
+					enqueue(e->holder[e->rr++ % e->n],
+					    j->frame, j->len);
+				} else if (j->req != NULL && !j->req->dead &&
+				    proto_parse_datagram(j->frame, j->len,
+				    UINT64_MAX, &m, &off, err, sizeof err) ==
+				    PROTO_MSG) {
+					h->st.no_route++;
+					h->st.drops++;
+					say_err(j->req, &m, "no-route",
+					    "no route to %s", e->s);
+				}
+				free(j);
+			}
+			e->qtail = NULL;
+			name_drop(h, e);
+		}
+	}
+}
+
+static void
+worker_said_hello(struct conn *c)
+{
+	struct hub *h = c->h;
+	size_t i = c->worker - 1;
+
+	if (c->worker == 0 || i >= h->nx || h->x_said[i])
+		return;
+	h->x_said[i] = 1;
+	if (h->x_pending > 0 && --h->x_pending == 0)
+		no_worker_came(h);
+}
+
 /* Keepalive: ask a quiet worker whether it is still there. */
 static void
 ping_worker(struct conn *c)
@@ -1637,6 +1711,10 @@ handle(struct conn *c, const struct proto_msg *m)
 	e = name_find(h, to.p, to.n);
 	if (e != NULL && e->svc != NULL)
 		return run_service(c, m, e);
+	if ((e == NULL || (e->n == 0 && e->qn == 0)) && h->x_pending > 0 &&
+	    loop_now(h->l) < h->x_until && is_job(m) &&
+	    (e = name_get(h, to.p, to.n)) != NULL)
+		return submit_job(c, m, e);   /* a worker may come for it */
 	if (e == NULL || (e->n == 0 && e->qn == 0))
 		goto no_route;
 	if (m->nfields > (m->wk[PF_TYPE] >= 0) + (m->wk[PF_RE] >= 0) +
@@ -2000,6 +2078,10 @@ on_tick(struct loop *l, uint64_t id, void *ctx)
 	char w[200];
 
 	(void)id;
+	if (h->x_pending > 0 && now >= h->x_until) {
+		h->x_pending = 0;
+		no_worker_came(h);
+	}
 	for (c = h->conns; c != NULL; c = next) {
 		next = c->next;
 		if (c->credit > 0 && cfg->keepalive_ms > 0 &&
@@ -2337,6 +2419,7 @@ hub_free(struct hub *h)
 	loop_cancel(h->l, h->backoff_timer);
 	loop_cancel(h->l, h->pump_timer);
 	free(h->lis);
+	free(h->x_said);
 	free(h->tab);
 	free(h->scratch);
 	free(h);
@@ -2365,9 +2448,17 @@ on_worker_log(void *ctx, const char *line)
 int
 hub_worker(struct hub *h, const char *cmd)
 {
+	unsigned char *said;
+
 	if (h->sup == NULL &&
 	    (h->sup = super_new(h->l, on_worker_start, on_worker_log, h)) ==
 	    NULL)
 		return -1;
+	if ((said = realloc(h->x_said, h->nx + 1)) == NULL)
+		return -1;
+	h->x_said = said;
+	h->x_said[h->nx++] = 0;
+	h->x_pending++;
+	h->x_until = loop_now(h->l) + h->cfg.hello_ms;
 	return super_add(h->sup, cmd) < 0 ? -1 : 0;
 }

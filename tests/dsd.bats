@@ -913,6 +913,29 @@ job() {
 	[ "$(grep -c '^dsd: x1: starting$' "$T/dsd.err")" -eq 2 ]
 }
 
+@test "-x: a job sent while the workers start waits for them; one to a name none of them took gets no-route" {
+	hub -x "while [ ! -e $T/go ]; do sleep 0.05; done; exec dsrecv -c - -N work -e 'tr a-z A-Z'"
+	hello alice
+	put alice "from=alice to=work type=req id=1" "early"
+	put alice "from=alice to=nobody type=req id=2" "lost"
+	sync alice
+	nothing_more alice
+	eq "$(stat_of jobs_queued)" 2
+	touch "$T/go"
+	expect alice "from=dsd to=alice type=err re=2 status=1 reason=no-route" $'no route to nobody\n'
+	expect alice "from=work to=alice type=rep re=1 worker=x1" "EARLY"
+	# Once the workers are up, no job waits for a name nobody holds.
+	put alice "from=alice to=nobody type=req id=3" "lost"
+	expect alice "from=dsd to=alice type=err re=3 status=1 reason=no-route" $'no route to nobody\n'
+}
+
+@test "-x: jobs wait for starting workers no longer than the hello deadline (-d 1)" {
+	hub -d 1 -x 'exec sleep 30'
+	hello alice
+	put alice "from=alice to=work type=req id=1" "early"
+	expect alice "from=dsd to=alice type=err re=1 status=1 reason=no-route" $'no route to work\n'
+}
+
 @test "-x: a worker that keeps failing is started again with a doubling wait" {
 	hub -x 'echo "no host" >&2; exit 255'
 	wait_for 5 grep -q '^dsd: x1: exited with status 255; starting again in 0.4 s$' "$T/dsd.err"
