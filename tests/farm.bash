@@ -47,11 +47,9 @@ FARM_DEADLINE=${FARM_DEADLINE:-10}
 # link is down is found by dsd, not by ssh.
 FARM_ALIVE=${FARM_ALIVE:-5}
 
-# farm_sq WORD: WORD quoted for a POSIX shell.
-farm_sq() {
-	local s=${1//\'/\'\\\'\'}
-	printf "'%s'" "$s"
-}
+# The throwaway sshd's settings and sq, shared with tests/ssh.bats.
+# shellcheck source=tests/sshd.bash
+. "$(dirname "${BASH_SOURCE[0]}")/sshd.bash"
 
 # farm_wait SECONDS CMD...: retry CMD until it succeeds or the deadline
 # passes.
@@ -104,23 +102,11 @@ farm_up() {
 		ip -n "$ns" addr add "$FARM_NET.$i/24" dev eth0 &&
 		ip -n "$ns" link set lo up &&
 		ip -n "$ns" link set eth0 up || return 1
-		cat >"$d/sshd_config.h$i" <<-EOF
+		sshd_config_lines "$d" "$user" >"$d/sshd_config.h$i"
+		cat >>"$d/sshd_config.h$i" <<-EOF
 			ListenAddress $FARM_NET.$i
 			Port 22
-			HostKey $d/host_key
-			AuthorizedKeysFile $d/authorized_keys
-			AllowUsers $user
-			PermitRootLogin prohibit-password
-			PubkeyAuthentication yes
-			PasswordAuthentication no
-			KbdInteractiveAuthentication no
-			StrictModes no
-			UsePAM no
-			PidFile none
-			PrintMotd no
 			PrintLastLog no
-			X11Forwarding no
-			AllowTcpForwarding no
 			MaxStartups 100:30:200
 			MaxSessions 100
 			SetEnv PATH=$DS_BIN:/usr/local/bin:/usr/bin:/bin HOME=$d/home ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 LC_ALL=C
@@ -184,8 +170,8 @@ farm_ssh() {
 # running the shell command HANDLER.
 farm_x() {
 	printf 'ssh -F %s h%s dsrecv -c - -N %s -P %s -e %s' \
-	    "$(farm_sq "$FARM_DIR/ssh_config")" "$1" "${4:-work}" "$2" \
-	    "$(farm_sq "$(farm_sq "$3")")"
+	    "$(sq "$FARM_DIR/ssh_config")" "$1" "${4:-work}" "$2" \
+	    "$(sq "$(sq "$3")")"
 }
 
 # farm_back I SLOTS HANDLER [NAME]: the same worker, connecting back to
@@ -193,7 +179,7 @@ farm_x() {
 # $T/back.hI.err.
 farm_back() {
 	ip netns exec "$FARM_NS-hub" ssh -F "$FARM_DIR/ssh_config" "h$1" \
-	    "dsrecv -c $FARM_HUB -N ${4:-work} -P $2 -e $(farm_sq "$3")" \
+	    "dsrecv -c $FARM_HUB -N ${4:-work} -P $2 -e $(sq "$3")" \
 	    </dev/null 2>"$T/back.h$1.err" 3>&- &
 	FARM_PIDS+=("$!")
 }

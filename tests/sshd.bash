@@ -27,6 +27,26 @@ sq() {
 	printf "'%s'" "$s"
 }
 
+# sshd_config_lines KEYDIR USER: the settings every throwaway sshd of the
+# tests shares: keys from KEYDIR, only USER, by key, nothing forwarded.
+sshd_config_lines() {
+	cat <<-EOF
+		HostKey $1/host_key
+		AuthorizedKeysFile $1/authorized_keys
+		AllowUsers $2
+		PermitRootLogin prohibit-password
+		PubkeyAuthentication yes
+		PasswordAuthentication no
+		KbdInteractiveAuthentication no
+		StrictModes no
+		UsePAM no
+		PidFile none
+		PrintMotd no
+		X11Forwarding no
+		AllowTcpForwarding no
+	EOF
+}
+
 # sshd_wait_ready: wait until the sshd just started says it listens (0),
 # dies (1, the caller tries another port), or the deadline passes (2).
 sshd_wait_ready() {
@@ -61,24 +81,11 @@ sshd_start() {
 
 	for (( try = 1; try <= SSHD_TRIES; try++ )); do
 		SSHD_PORT=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
-		cat >"$T/sshd_config" <<-EOF
-			ListenAddress 127.0.0.1
-			Port $SSHD_PORT
-			HostKey $T/host_key
-			AuthorizedKeysFile $T/authorized_keys
-			AllowUsers $user
-			PermitRootLogin prohibit-password
-			PubkeyAuthentication yes
-			PasswordAuthentication no
-			KbdInteractiveAuthentication no
-			StrictModes no
-			UsePAM no
-			PidFile none
-			PrintMotd no
-			X11Forwarding no
-			AllowTcpForwarding no
-			LogLevel INFO
-		EOF
+		{
+			printf 'ListenAddress 127.0.0.1\nPort %s\n' "$SSHD_PORT"
+			sshd_config_lines "$T" "$user"
+			echo 'LogLevel INFO'
+		} >"$T/sshd_config"
 		# -e sends the whole log, early fatal errors included, to stderr.
 		# fd 3 is bats' own; a daemon holding it open would hang bats.
 		"$SSHD" -D -e -f "$T/sshd_config" </dev/null >"$T/sshd.log" 2>&1 3>&- &
